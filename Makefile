@@ -1,0 +1,55 @@
+# litrl — `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch 2.13.0 is pinned for the bootstrap: on this project's CPU machines pip takes it from a
+# local wheel instead of downloading a multi-GB CUDA build. On a GPU box, `make TORCH_SPEC=torch`.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-all smoke bench lint format tensorboard clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install litrl (re-runs when pyproject.toml changes)
+
+train: $(STAMP) ## train DQN on CartPole (extra overrides: make train ARGS="seed=1")
+	$(BIN)/python train.py algo=dqn env=cartpole $(ARGS)
+
+test: $(STAMP) ## the fast test suite (a few minutes on 2 cores)
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP) ## every test, the slow learning tests included
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+smoke: $(STAMP) ## a few seconds of training on CPU
+	$(BIN)/python train.py debug=smoke
+
+bench: $(STAMP) ## benchmarks (~15 min): DQN CartPole vs SB3 and plain PyTorch, then the slow tests
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m benchmarks.bench_dqn_cartpole
+	$(BIN)/python -m pytest -m slow
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check src tests benchmarks train.py
+	$(BIN)/ruff format --check src tests benchmarks train.py
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff's formatting and fixes
+	$(BIN)/ruff format src tests benchmarks train.py
+	$(BIN)/ruff check --fix src tests benchmarks train.py
+
+tensorboard: $(STAMP) ## serve TensorBoard over outputs/
+	$(BIN)/tensorboard --logdir outputs
+
+clean: ## remove run outputs and caches (keeps .venv)
+	rm -rf outputs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,296 @@
+"""Deep Q-Network as a LightningModule."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from litrl.algos.schedules import check_schedule, decay
+from litrl.data.buffers import NStepSample
+from litrl.data.collector import Episodes
+from litrl.data.datamodule import RolloutBatch
+from litrl.envs import EnvFactory, EnvSpec
+from litrl.errors import ConfigError, check_range
+from litrl.nets import mlp
+
+LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
+GRAD_CLIP_MODES = ("value", "norm", "none")
+TARGET_UPDATES = ("hard", "soft")
+
+
+def td_loss(
+    q_net: nn.Module,
+    target_net: nn.Module,
+    batch: NStepSample,
+    gamma: float,
+    double_q: bool,
+    loss: str,
+) -> tuple[Tensor, Tensor]:
+    """The n-step TD loss of one minibatch, and the Q-values of the actions taken.
+
+    td_target = sum_k gamma^k r_k + gamma^steps * (1 - terminated) * Q_target(next_obs, a*),
+    with a* chosen by the online network (double Q) or the target network (vanilla).
+    """
+    q_values = q_net(batch.obs)
+    q_taken = q_values.gather(1, batch.action.unsqueeze(1)).squeeze(1)
+    with torch.no_grad():
+        next_q_target = target_net(batch.next_obs)
+        chooser = q_net(batch.next_obs) if double_q else next_q_target
+        next_action = chooser.argmax(dim=1, keepdim=True)
+        next_value = next_q_target.gather(1, next_action).squeeze(1)
+        discounts = gamma ** torch.arange(batch.rewards.shape[1], device=batch.rewards.device)
+        n_step_return = (batch.rewards * discounts).sum(dim=1)
+        # termination zeroes the bootstrap; truncation (a time limit) does not.
+        bootstrap = gamma**batch.bootstrap_steps * next_value * (~batch.terminated)
+        td_target = n_step_return + bootstrap
+    return LOSSES[loss](q_taken, td_target), q_taken
+
+
+class DQN(L.LightningModule):
+    """Deep Q-learning with target network, double Q, n-step returns and epsilon-greedy acting.
+
+    Paper: Mnih et al., "Human-level control through deep reinforcement learning", Nature 2015;
+    van Hasselt et al., "Deep Reinforcement Learning with Double Q-learning", AAAI 2016.
+
+    One ``training_step`` runs every minibatch of a ``RolloutBatch`` (manual optimization), so
+    Lightning's per-step bookkeeping is paid once per chunk of env steps, not per update.
+
+    Args:
+        obs_shape: shape of one observation (from the env).
+        n_actions: size of the Discrete action space (from the env).
+        hidden_sizes: widths of the Q-network's hidden layers.
+        activation: hidden-layer activation (relu, tanh, elu, gelu, silu).
+        lr: AdamW learning rate.
+        lr_schedule: constant, or linear / exponential decay towards ``lr * lr_final_fraction``
+            over the whole run.
+        lr_final_fraction: the learning rate at the end, as a fraction of ``lr``.
+        amsgrad: use the AMSGrad variant of AdamW.
+        weight_decay: AdamW's decoupled weight decay.
+        gamma: discount factor in [0, 1].
+        n_step: rewards summed before bootstrapping; must equal the data side's ``n_step``.
+        double_q: choose the bootstrap action with the online network (double Q-learning).
+        loss: huber (SmoothL1) or mse.
+        grad_clip_mode: value, norm or none.
+        grad_clip: the clip threshold for ``grad_clip_mode``.
+        target_update: hard (copy every ``target_update_every_updates``) or soft (Polyak with ``tau``).
+        target_update_every_updates: updates between hard copies.
+        tau: Polyak weight of the online network per update, in (0, 1].
+        epsilon_start: exploration rate at env step 0.
+        epsilon_end: exploration rate the schedule decays towards.
+        epsilon_schedule: linear or exponential decay over env steps.
+        epsilon_decay_env_steps: env steps of the decay (linear: to the end; exponential: 1/e).
+        log_every_env_steps: env steps between writes of training metrics.
+    """
+
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        n_actions: int,
+        hidden_sizes: Sequence[int] = (128, 128),
+        activation: str = "relu",
+        lr: float = 1e-3,
+        lr_schedule: str = "constant",
+        lr_final_fraction: float = 0.1,
+        amsgrad: bool = False,
+        weight_decay: float = 0.0,
+        gamma: float = 0.99,
+        n_step: int = 3,
+        double_q: bool = True,
+        loss: str = "huber",
+        grad_clip_mode: str = "norm",
+        grad_clip: float = 10.0,
+        target_update: str = "soft",
+        target_update_every_updates: int = 500,
+        tau: float = 0.005,
+        epsilon_start: float = 1.0,
+        epsilon_end: float = 0.05,
+        epsilon_schedule: str = "linear",
+        epsilon_decay_env_steps: int = 10_000,
+        log_every_env_steps: int = 1_000,
+    ) -> None:
+        super().__init__()
+        _check_arguments(locals())
+        self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
+        self.automatic_optimization = False
+        in_features = math.prod(obs_shape)
+        self.q_net = mlp(in_features, n_actions, hidden_sizes, activation)
+        self.target_net = mlp(in_features, n_actions, hidden_sizes, activation)
+        self.target_net.load_state_dict(self.q_net.state_dict())
+        self.target_net.requires_grad_(False)
+        self.n_actions = n_actions
+        self.env_steps = 0
+        self.updates = 0
+        self.last_eval_return = float("nan")
+        self._reset_log_window()
+
+    @staticmethod
+    def check_env(env: EnvFactory) -> EnvSpec:
+        """The env's spec, or a ConfigError if DQN cannot act in it."""
+        spec = env.spec()
+        if spec.n_actions < 1:
+            raise ConfigError(
+                f"DQN needs a Discrete action space, but env.id={spec.env_id} has "
+                f"{spec.action_space}. Choose an env with discrete actions (e.g. env=cartpole)."
+            )
+        return spec
+
+    # ---- acting -------------------------------------------------------------------------
+
+    def epsilon(self, env_steps: int) -> float:
+        """Exploration rate after ``env_steps`` env steps."""
+        hp = self.hparams
+        return decay(hp.epsilon_start, hp.epsilon_end, env_steps, hp.epsilon_decay_env_steps, hp.epsilon_schedule)
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
+        """Epsilon-greedy actions for a batch of observations (greedy when asked)."""
+        actions = self.q_net(obs.flatten(1)).argmax(dim=1)
+        if greedy:
+            return actions
+        explore = torch.rand(actions.shape[0], device=obs.device) < self.epsilon(env_steps)
+        random_actions = torch.randint_like(actions, self.n_actions)
+        return torch.where(explore, random_actions, actions)
+
+    # ---- learning -----------------------------------------------------------------------
+
+    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
+        optimizer = self.optimizers()
+        hp = self.hparams
+        sample = batch.sample
+        for i in range(sample.action.shape[0]):
+            minibatch = NStepSample(*(field[i] for field in sample))
+            loss, q_taken = td_loss(self.q_net, self.target_net, minibatch, hp.gamma, hp.double_q, hp.loss)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            self._clip_gradients()
+            optimizer.step()
+            self.updates += 1
+            self._update_target()
+            self._loss_sum += loss.detach()
+            self._q_sum += q_taken.detach().mean()
+        self._updates_in_window += sample.action.shape[0]
+        self.lr_schedulers().step()
+        self.env_steps = batch.env_steps
+        self._episode_returns += batch.episode_returns
+        self._episode_lengths += batch.episode_lengths
+        if self.env_steps >= self._next_log_env_steps:
+            self._write_train_metrics()
+
+    def _clip_gradients(self) -> None:
+        mode, limit = self.hparams.grad_clip_mode, self.hparams.grad_clip
+        if mode == "value":
+            nn.utils.clip_grad_value_(self.q_net.parameters(), limit)
+        elif mode == "norm":
+            nn.utils.clip_grad_norm_(self.q_net.parameters(), limit)
+
+    @torch.no_grad()
+    def _update_target(self) -> None:
+        hp = self.hparams
+        if hp.target_update == "soft":
+            for target, online in zip(self.target_net.parameters(), self.q_net.parameters(), strict=True):
+                target.lerp_(online, hp.tau)
+        elif self.updates % hp.target_update_every_updates == 0:
+            self.target_net.load_state_dict(self.q_net.state_dict())
+
+    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(
+            self.q_net.parameters(), lr=hp.lr, amsgrad=hp.amsgrad, weight_decay=hp.weight_decay
+        )
+        total_steps = max(int(self.trainer.estimated_stepping_batches), 1)
+
+        def lr_factor(step: int) -> float:
+            return decay(1.0, hp.lr_final_fraction, step, total_steps, hp.lr_schedule)
+
+        return [optimizer], [torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)]
+
+    # ---- evaluation ---------------------------------------------------------------------
+
+    def validation_step(self, batch: Episodes, batch_idx: int) -> None:
+        returns = batch.returns.float()
+        mean, std = returns.mean().item(), returns.std(unbiased=False).item()
+        self.last_eval_return = mean
+        self.log("eval/return_mean", mean, logger=False, batch_size=len(returns))
+        self._write_metrics(
+            {"eval/return_mean": mean, "eval/return_std": std, "eval/length_mean": batch.lengths.float().mean().item()}
+        )
+
+    # ---- logging ------------------------------------------------------------------------
+
+    def progress_metrics(self) -> dict[str, float | int]:
+        """What the progress bar shows."""
+        return {
+            "env_steps": self.env_steps,
+            "eval_return": round(self.last_eval_return, 1),
+            "env_steps/s": round(self._last_env_steps_per_sec),
+        }
+
+    def _reset_log_window(self) -> None:
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._q_sum = torch.zeros((), device=self.device)
+        self._updates_in_window = 0
+        self._episode_returns: list[float] = []
+        self._episode_lengths: list[int] = []
+        self._window_start = (time.perf_counter(), self.env_steps)
+        self._next_log_env_steps = self.env_steps + self.hparams.log_every_env_steps
+        if not hasattr(self, "_last_env_steps_per_sec"):
+            self._last_env_steps_per_sec = 0.0
+
+    def on_train_start(self) -> None:
+        self._reset_log_window()
+
+    def _write_train_metrics(self) -> None:
+        started, start_env_steps = self._window_start
+        self._last_env_steps_per_sec = (self.env_steps - start_env_steps) / (time.perf_counter() - started)
+        metrics = {
+            "train/epsilon": self.epsilon(self.env_steps),
+            "train/lr": self.optimizers().param_groups[0]["lr"],
+            "train/updates": float(self.updates),
+            "perf/env_steps_per_sec": self._last_env_steps_per_sec,
+        }
+        if self._updates_in_window:
+            metrics["train/loss"] = self._loss_sum.item() / self._updates_in_window
+            metrics["train/q_mean"] = self._q_sum.item() / self._updates_in_window
+        if self._episode_returns:
+            metrics["train/episode_return"] = sum(self._episode_returns) / len(self._episode_returns)
+            metrics["train/episode_length"] = sum(self._episode_lengths) / len(self._episode_lengths)
+        self._write_metrics(metrics)
+        self._reset_log_window()
+
+    def _write_metrics(self, metrics: dict[str, float]) -> None:
+        """Writes to every logger with env steps as the x-axis (Lightning's own is updates)."""
+        for logger in self.loggers:
+            logger.log_metrics(metrics, step=self.env_steps)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["litrl"] = {"env_steps": self.env_steps, "updates": self.updates}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        counters = checkpoint.get("litrl", {})
+        self.env_steps = counters.get("env_steps", 0)
+        self.updates = counters.get("updates", 0)
+
+
+def _check_arguments(args: dict) -> None:
+    check_range("algo.gamma", args["gamma"], 0.0, 1.0)
+    check_range("algo.lr", args["lr"], 0.0, math.inf, low_open=True)
+    check_range("algo.n_step", args["n_step"], 1, math.inf)
+    check_range("algo.tau", args["tau"], 0.0, 1.0, low_open=True)
+    check_range("algo.target_update_every_updates", args["target_update_every_updates"], 1, math.inf)
+    check_range("algo.epsilon_start", args["epsilon_start"], 0.0, 1.0)
+    check_range("algo.epsilon_end", args["epsilon_end"], 0.0, 1.0)
+    check_schedule("algo.epsilon_schedule", args["epsilon_schedule"])
+    check_schedule("algo.lr_schedule", args["lr_schedule"])
+    for field, value, allowed in (
+        ("algo.loss", args["loss"], tuple(LOSSES)),
+        ("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES),
+        ("algo.target_update", args["target_update"], TARGET_UPDATES),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"{field}={value!r} is unknown; choose one of {list(allowed)}.")

@@ -1,0 +1,30 @@
+"""Schedules over env steps: exploration rate and learning-rate factor."""
+
+from __future__ import annotations
+
+import math
+
+from litrl.errors import ConfigError
+
+SCHEDULES = ("linear", "exponential", "constant")
+
+
+def check_schedule(field: str, schedule: str) -> None:
+    """Raise a ConfigError naming ``field`` unless ``schedule`` is known."""
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"{field}={schedule!r} is unknown; choose one of {list(SCHEDULES)}.")
+
+
+def decay(start: float, end: float, progress_steps: int, decay_steps: int, schedule: str) -> float:
+    """Value of a schedule that goes from ``start`` towards ``end`` over ``decay_steps``.
+
+    ``linear`` reaches ``end`` at ``decay_steps`` and stays there; ``exponential`` follows
+    ``end + (start - end) * exp(-progress / decay_steps)`` (the course notes' epsilon decay);
+    ``constant`` stays at ``start``.
+    """
+    if schedule == "constant":
+        return start
+    if schedule == "linear":
+        fraction = min(progress_steps / max(decay_steps, 1), 1.0)
+        return start + fraction * (end - start)
+    return end + (start - end) * math.exp(-progress_steps / max(decay_steps, 1))

@@ -1,0 +1,1 @@
+"""The data side: buffers, the env collector and the env-rollout DataModule."""

@@ -1,0 +1,131 @@
+"""Replay storage: preallocated torch tensors on the training device."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from litrl.errors import ConfigError
+
+
+class Transitions(NamedTuple):
+    """A chunk of one-step transitions, shaped ``(steps, num_envs, ...)``.
+
+    ``episode_ended`` is ``terminated or truncated``: it only stops an n-step window.
+    The bootstrap is zeroed by ``terminated`` alone, since a truncated episode's
+    next state still has a value.
+    """
+
+    obs: Tensor
+    action: Tensor
+    reward: Tensor
+    next_obs: Tensor
+    terminated: Tensor
+    episode_ended: Tensor
+
+
+class NStepSample(NamedTuple):
+    """Minibatches of n-step windows, shaped ``(num_batches, batch_size, ...)``.
+
+    ``rewards[..., k]`` is the reward ``k`` steps after ``obs``, zero past the window's end;
+    ``next_obs`` is the observation after the window's last step, ``bootstrap_steps`` how many
+    steps that is from ``obs`` (``<= n_step``), and ``terminated`` whether that last step ended
+    the episode for good.
+    """
+
+    obs: Tensor
+    action: Tensor
+    rewards: Tensor
+    next_obs: Tensor
+    terminated: Tensor
+    bootstrap_steps: Tensor
+
+
+class ReplayBuffer:
+    """A ring buffer of transitions from ``num_envs`` vector envs, uniform sampling.
+
+    Storage is ``(capacity // num_envs, num_envs, ...)`` and is allocated once. n-step
+    windows are assembled at sample time by looking forward along each env's own column,
+    stopping at an episode end or at the newest stored step.
+
+    Args:
+        capacity: transitions held in all, across envs.
+        num_envs: vector envs writing side by side.
+        obs_shape: shape of one observation.
+        device: where storage lives; the training device.
+        obs_dtype: storage dtype for observations.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        num_envs: int,
+        obs_shape: tuple[int, ...],
+        device: torch.device | str = "cpu",
+        obs_dtype: torch.dtype = torch.float32,
+    ) -> None:
+        if capacity < num_envs:
+            raise ConfigError(f"buffer_capacity={capacity} must be at least num_envs={num_envs}.")
+        self.steps_capacity = capacity // num_envs
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        rows = (self.steps_capacity, num_envs)
+        self.obs = torch.zeros(rows + obs_shape, dtype=obs_dtype, device=self.device)
+        self.next_obs = torch.zeros_like(self.obs)
+        self.action = torch.zeros(rows, dtype=torch.long, device=self.device)
+        self.reward = torch.zeros(rows, dtype=torch.float32, device=self.device)
+        self.terminated = torch.zeros(rows, dtype=torch.bool, device=self.device)
+        self.episode_ended = torch.zeros(rows, dtype=torch.bool, device=self.device)
+        self.pos = 0  # next row to write
+        self.steps_stored = 0
+
+    def __len__(self) -> int:
+        """Transitions stored, across envs."""
+        return self.steps_stored * self.num_envs
+
+    def extend(self, chunk: Transitions) -> None:
+        """Writes a ``(steps, num_envs, ...)`` chunk, overwriting the oldest rows when full."""
+        steps = chunk.reward.shape[0]
+        if steps > self.steps_capacity:
+            raise ConfigError(
+                f"a collect of {steps} steps per env exceeds the buffer's {self.steps_capacity} "
+                "rows per env; raise buffer_capacity or lower env_steps_per_collect."
+            )
+        rows = (self.pos + torch.arange(steps, device=self.device)) % self.steps_capacity
+        for name, values in chunk._asdict().items():
+            getattr(self, name)[rows] = values.to(self.device, non_blocking=True)
+        self.pos = (self.pos + steps) % self.steps_capacity
+        self.steps_stored = min(self.steps_stored + steps, self.steps_capacity)
+
+    def sample(self, num_batches: int, batch_size: int, n_step: int = 1) -> NStepSample:
+        """Uniformly samples ``num_batches x batch_size`` n-step windows with replacement."""
+        if self.steps_stored == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        count = num_batches * batch_size
+        flat = torch.randint(self.steps_stored * self.num_envs, (count,), device=self.device)
+        row, env = flat // self.num_envs, flat % self.num_envs
+        sample = self._windows(row, env, n_step)
+        return NStepSample(*(t.reshape(num_batches, batch_size, *t.shape[1:]) for t in sample))
+
+    def _windows(self, row: Tensor, env: Tensor, n_step: int) -> NStepSample:
+        offsets = torch.arange(n_step, device=self.device)
+        rows = (row.unsqueeze(1) + offsets) % self.steps_capacity  # (count, n)
+        cols = env.unsqueeze(1).expand_as(rows)
+        newest_row = (self.pos - 1) % self.steps_capacity
+        steps_to_newest = (newest_row - row) % self.steps_capacity  # 0 when row is the newest
+        # A window's last step: its first episode end, the newest stored step, or step n-1.
+        stops = self.episode_ended[rows, cols] | (offsets >= steps_to_newest.unsqueeze(1))
+        stops[:, -1] = True
+        last = stops.int().argmax(dim=1)  # first True
+        in_window = offsets <= last.unsqueeze(1)
+        last_row = rows.gather(1, last.unsqueeze(1)).squeeze(1)
+        return NStepSample(
+            obs=self.obs[row, env],
+            action=self.action[row, env],
+            rewards=self.reward[rows, cols] * in_window,
+            next_obs=self.next_obs[last_row, env],
+            terminated=self.terminated[last_row, env],
+            bootstrap_steps=last + 1,
+        )

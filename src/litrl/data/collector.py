@@ -1,0 +1,131 @@
+"""Stepping vector envs with an actor: transitions for the buffer, episode stats, evaluation."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+from torch import Tensor
+
+from litrl.data.buffers import Transitions
+from litrl.envs import final_observations
+
+
+class Actor(Protocol):
+    """What the data side needs from an agent: a batched action for a batch of observations."""
+
+    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
+        """Actions for ``obs`` (one row per env), given the env steps taken so far."""
+        ...
+
+
+class Episodes(NamedTuple):
+    """Returns and lengths of finished episodes, in finishing order."""
+
+    returns: Tensor
+    lengths: Tensor
+
+
+class Collector:
+    """Steps ``envs`` with an actor and stages the transitions on the host.
+
+    One observation goes to the device and one action batch comes back per vector step;
+    the staged chunk is written to the buffer in one copy per field.
+
+    Args:
+        envs: vector env in SAME_STEP autoreset mode.
+        device: where the actor's networks live.
+        seed: seeds the envs' first reset and their action space (for random actions).
+    """
+
+    def __init__(self, envs: VectorEnv, device: torch.device, seed: int) -> None:
+        self.envs = envs
+        self.device = device
+        self.num_envs = envs.num_envs
+        self.obs, _ = envs.reset(seed=seed)
+        envs.action_space.seed(seed)
+        self.env_steps = 0
+        self._running_return = np.zeros(self.num_envs)
+        self._running_length = np.zeros(self.num_envs, dtype=np.int64)
+        self._finished_returns: list[float] = []
+        self._finished_lengths: list[int] = []
+
+    def collect(self, actor: Actor | None, steps_per_env: int) -> Transitions:
+        """Takes ``steps_per_env`` vector steps; uniformly random actions when ``actor`` is None."""
+        shape = (steps_per_env, self.num_envs)
+        obs = np.empty(shape + self.obs.shape[1:], dtype=np.float32)
+        next_obs = np.empty_like(obs)
+        action = np.empty(shape, dtype=np.int64)
+        reward = np.empty(shape, dtype=np.float32)
+        terminated = np.empty(shape, dtype=bool)
+        truncated = np.empty(shape, dtype=bool)
+        for t in range(steps_per_env):
+            obs[t] = self.obs
+            action[t] = self._actions(actor)
+            self.obs, reward[t], terminated[t], truncated[t], info = self.envs.step(action[t])
+            next_obs[t] = final_observations(self.obs, info)
+            self._track_episodes(reward[t], terminated[t] | truncated[t])
+            self.env_steps += self.num_envs
+        return Transitions(
+            obs=torch.from_numpy(obs),
+            action=torch.from_numpy(action),
+            reward=torch.from_numpy(reward),
+            next_obs=torch.from_numpy(next_obs),
+            terminated=torch.from_numpy(terminated),
+            episode_ended=torch.from_numpy(terminated | truncated),
+        )
+
+    def pop_finished_episodes(self) -> Episodes:
+        """Episodes finished since the last call."""
+        episodes = Episodes(
+            torch.tensor(self._finished_returns, dtype=torch.float32),
+            torch.tensor(self._finished_lengths, dtype=torch.int64),
+        )
+        self._finished_returns, self._finished_lengths = [], []
+        return episodes
+
+    def _actions(self, actor: Actor | None) -> np.ndarray:
+        if actor is None:
+            return self.envs.action_space.sample()
+        obs = torch.as_tensor(self.obs, dtype=torch.float32, device=self.device)
+        return actor.act(obs, self.env_steps).cpu().numpy()
+
+    def _track_episodes(self, reward: np.ndarray, ended: np.ndarray) -> None:
+        self._running_return += reward
+        self._running_length += 1
+        for i in np.flatnonzero(ended):
+            self._finished_returns.append(float(self._running_return[i]))
+            self._finished_lengths.append(int(self._running_length[i]))
+        self._running_return[ended] = 0.0
+        self._running_length[ended] = 0
+
+
+def evaluate(actor: Actor, envs: VectorEnv, episodes: int, seed: int, device: torch.device) -> Episodes:
+    """Runs ``episodes`` greedy episodes spread over the sub-envs.
+
+    Each sub-env gets a fixed quota up front, so short episodes are not over-counted the way
+    "first N to finish" would count them.
+    """
+    quota = np.full(envs.num_envs, episodes // envs.num_envs)
+    quota[: episodes % envs.num_envs] += 1
+    returns: list[float] = []
+    lengths: list[int] = []
+    running_return = np.zeros(envs.num_envs)
+    running_length = np.zeros(envs.num_envs, dtype=np.int64)
+    obs, _ = envs.reset(seed=seed)
+    while quota.any():
+        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
+        action = actor.act(obs_t, env_steps=0, greedy=True).cpu().numpy()
+        obs, reward, terminated, truncated, _ = envs.step(action)
+        running_return += reward
+        running_length += 1
+        for i in np.flatnonzero((terminated | truncated) & (quota > 0)):
+            returns.append(float(running_return[i]))
+            lengths.append(int(running_length[i]))
+            quota[i] -= 1
+        ended = terminated | truncated
+        running_return[ended] = 0.0
+        running_length[ended] = 0
+    return Episodes(torch.tensor(returns), torch.tensor(lengths))

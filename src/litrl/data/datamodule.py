@@ -1,0 +1,192 @@
+"""The env-rollout DataModule: owns the envs and the replay buffer, feeds chunks of updates."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from litrl.data.buffers import NStepSample, ReplayBuffer
+from litrl.data.collector import Actor, Collector, Episodes, evaluate
+from litrl.envs import EnvFactory
+from litrl.errors import ConfigError, check_range
+
+
+class RolloutBatch(NamedTuple):
+    """What one ``training_step`` consumes: a chunk of env steps has just been collected.
+
+    ``sample`` holds ``updates_per_collect`` minibatches. Episode stats are plain Python
+    lists so that Lightning leaves them on the host.
+    """
+
+    sample: NStepSample
+    env_steps: int
+    episode_returns: list[float]
+    episode_lengths: list[int]
+
+
+class _SizedIterable(IterableDataset):
+    """A finite stream of known length: Lightning then skips prefetching the next batch, so
+    every chunk is collected by the parameters of the step before it."""
+
+    def __init__(self, length: int, next_item: Any) -> None:
+        self.length = length
+        self.next_item = next_item
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for _ in range(self.length):
+            yield self.next_item()
+
+
+def _as_is(item: Any) -> Any:
+    return item
+
+
+class ReplayDataModule(L.LightningDataModule):
+    """Collects env steps with the module's ``act()`` into a replay buffer on the training device.
+
+    Each training step first collects ``env_steps_per_collect`` env steps (split across
+    ``num_envs`` vector envs), then hands over ``updates_per_collect`` minibatches of n-step
+    windows. Before the first step, ``warmup_env_steps`` are collected with random actions.
+
+    Args:
+        env: makes the training and evaluation envs.
+        num_envs: training envs stepped in lock-step.
+        buffer_capacity: transitions the replay buffer holds.
+        batch_size: transitions per gradient update.
+        env_steps_per_collect: env steps (all envs together) per training step.
+        updates_per_collect: gradient updates per training step.
+        warmup_env_steps: random-action env steps before learning starts.
+        n_step: length of the return windows sampled for the targets.
+        total_env_steps: the run's budget, warm-up included.
+        eval_every_env_steps: env steps between greedy evaluations; the budget is rounded up
+            to a whole number of these, so a run always ends with an evaluation.
+        eval_episodes: greedy episodes per evaluation.
+        eval_num_envs: envs the evaluation episodes are spread over.
+        seed: seeds the training envs; evaluation envs get ``seed + 10_000 + evaluation index``.
+        actor: acts in the envs; defaults to the trainer's LightningModule.
+    """
+
+    def __init__(
+        self,
+        env: EnvFactory,
+        num_envs: int = 1,
+        buffer_capacity: int = 100_000,
+        batch_size: int = 128,
+        env_steps_per_collect: int = 64,
+        updates_per_collect: int = 16,
+        warmup_env_steps: int = 1_000,
+        n_step: int = 1,
+        total_env_steps: int = 50_000,
+        eval_every_env_steps: int = 2_048,
+        eval_episodes: int = 10,
+        eval_num_envs: int = 10,
+        seed: int = 0,
+        actor: Actor | None = None,
+    ) -> None:
+        super().__init__()
+        self.env = env
+        self.num_envs = num_envs
+        self.buffer_capacity = buffer_capacity
+        self.batch_size = batch_size
+        self.env_steps_per_collect = env_steps_per_collect
+        self.updates_per_collect = updates_per_collect
+        self.warmup_env_steps = warmup_env_steps
+        self.n_step = n_step
+        self.total_env_steps = total_env_steps
+        self.eval_every_env_steps = eval_every_env_steps
+        self.eval_episodes = eval_episodes
+        self.eval_num_envs = min(eval_num_envs, eval_episodes)
+        self.seed = seed
+        self.actor = actor
+        self._check_sizes()
+        self.evaluations_done = 0
+        self.collector: Collector | None = None
+        self.buffer: ReplayBuffer | None = None
+
+    def _check_sizes(self) -> None:
+        check_range("algo.data.num_envs", self.num_envs, 1, math.inf)
+        check_range("algo.data.batch_size", self.batch_size, 1, self.buffer_capacity)
+        check_range("algo.data.n_step", self.n_step, 1, math.inf)
+        check_range("algo.data.updates_per_collect", self.updates_per_collect, 0, math.inf)
+        check_range("algo.data.warmup_env_steps", self.warmup_env_steps, 0, self.buffer_capacity)
+        check_range("eval.episodes", self.eval_episodes, 1, math.inf)
+        check_range("eval.every_env_steps", self.eval_every_env_steps, 1, math.inf)
+        if self.env_steps_per_collect < self.num_envs or self.env_steps_per_collect % self.num_envs:
+            raise ConfigError(
+                f"algo.data.env_steps_per_collect={self.env_steps_per_collect} must be a positive "
+                f"multiple of algo.data.num_envs={self.num_envs}."
+            )
+        if self.eval_every_env_steps % self.env_steps_per_collect:
+            raise ConfigError(
+                f"eval.every_env_steps={self.eval_every_env_steps} must be a multiple of "
+                f"algo.data.env_steps_per_collect={self.env_steps_per_collect}."
+            )
+
+    @property
+    def training_steps_per_eval(self) -> int:
+        """Training steps (collect + updates) between evaluations."""
+        return self.eval_every_env_steps // self.env_steps_per_collect
+
+    @property
+    def num_training_steps(self) -> int:
+        """Training steps in the budget, rounded up to end on an evaluation."""
+        learning_env_steps = max(self.total_env_steps - self.warmup_env_steps, 1)
+        evals = math.ceil(learning_env_steps / self.eval_every_env_steps)
+        return evals * self.training_steps_per_eval
+
+    def setup(self, stage: str) -> None:
+        """Builds envs and buffer on the trainer's device (once)."""
+        if self.collector is not None:
+            return
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        spec = self.env.spec()
+        self.collector = Collector(self.env.make_vector(self.num_envs), device, self.seed)
+        self.buffer = ReplayBuffer(self.buffer_capacity, self.num_envs, spec.obs_shape, device)
+        self.eval_envs = self.env.make_vector(self.eval_num_envs)
+        if self.actor is None and self.trainer is not None:
+            self.actor = self.trainer.lightning_module
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            _SizedIterable(self.num_training_steps, self.next_batch),
+            batch_size=None,
+            collate_fn=_as_is,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(_SizedIterable(1, self.evaluate), batch_size=None, collate_fn=_as_is)
+
+    def next_batch(self) -> RolloutBatch:
+        """Collects one chunk with the actor, stores it, samples the chunk's minibatches."""
+        assert self.collector is not None and self.buffer is not None, "call setup() first"
+        if len(self.buffer) < self.warmup_env_steps:
+            warmup_steps_per_env = math.ceil(self.warmup_env_steps / self.num_envs)
+            self.buffer.extend(self.collector.collect(None, warmup_steps_per_env))
+        self.buffer.extend(self.collector.collect(self.actor, self.env_steps_per_collect // self.num_envs))
+        episodes = self.collector.pop_finished_episodes()
+        return RolloutBatch(
+            sample=self.buffer.sample(self.updates_per_collect, self.batch_size, self.n_step),
+            env_steps=self.collector.env_steps,
+            episode_returns=episodes.returns.tolist(),
+            episode_lengths=episodes.lengths.tolist(),
+        )
+
+    def evaluate(self) -> Episodes:
+        """Greedy episodes on the evaluation envs, seeded per evaluation for reproducibility."""
+        assert self.actor is not None and self.collector is not None, "call setup() first"
+        seed = self.seed + 10_000 + self.evaluations_done
+        self.evaluations_done += 1
+        return evaluate(self.actor, self.eval_envs, self.eval_episodes, seed, self.collector.device)
+
+    def teardown(self, stage: str) -> None:
+        """Closes the envs."""
+        if self.collector is not None:
+            self.collector.envs.close()
+            self.eval_envs.close()

@@ -1,0 +1,26 @@
+"""Reading TensorBoard event files back (tests, benchmarks, reports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+class Scalar(NamedTuple):
+    """One logged value: when (unix seconds), at which env step, what."""
+
+    wall_time: float
+    step: int
+    value: float
+
+
+def read_scalars(run_dir: Path | str) -> dict[str, list[Scalar]]:
+    """Every scalar tag in the run dir's event files, each in step order."""
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return {
+        tag: [Scalar(e.wall_time, e.step, e.value) for e in accumulator.Scalars(tag)]
+        for tag in accumulator.Tags()["scalars"]
+    }

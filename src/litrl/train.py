@@ -1,0 +1,124 @@
+"""The composition root: ``run(cfg)`` builds everything from the Hydra config and trains."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+from litrl.callbacks import BestCheckpoint, RLProgressBar, log_hparams_to_tensorboard
+from litrl.envs import EnvFactory
+from litrl.errors import ConfigError
+
+log = logging.getLogger(__name__)
+EVAL_METRIC = "eval/return_mean"
+
+
+def run(cfg: DictConfig) -> float:
+    """Trains the configured algorithm on the configured env.
+
+    Every object is built (and every config value checked) before the first env step.
+
+    Returns:
+        The mean return of the final greedy evaluation, for a Hydra sweeper to optimise.
+    """
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(cfg.torch_threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    run_dir = Path(cfg.run_dir)
+
+    env: EnvFactory = build(cfg.env)
+    algo_class = get_class(cfg.algo._target_)
+    spec = algo_class.check_env(env)
+    algo_kwargs = OmegaConf.masked_copy(cfg.algo, [key for key in cfg.algo if key != "data"])
+    module = build(algo_kwargs, obs_shape=spec.obs_shape, n_actions=spec.n_actions)
+    datamodule = build(
+        cfg.algo.data,
+        env=env,
+        seed=cfg.seed,
+        total_env_steps=cfg.total_env_steps,
+        eval_every_env_steps=cfg.eval.every_env_steps,
+        eval_episodes=cfg.eval.episodes,
+        eval_num_envs=cfg.eval.num_envs,
+    )
+    loggers = _loggers(cfg, run_dir)
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.accelerator),
+        logger=loggers or False,
+        callbacks=_callbacks(cfg, run_dir, spec.reward_threshold),
+        max_epochs=1,
+        val_check_interval=datamodule.training_steps_per_eval,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        default_root_dir=run_dir,
+        enable_model_summary=False,
+    )
+    with warnings.catch_warnings():
+        # Rollouts are produced in-process by design (worker processes would own copies of the
+        # envs), and training metrics are written by the module itself, not per Lightning step.
+        for message in ("does not have many workers", "has `__len__` defined", "smaller than the logging interval"):
+            warnings.filterwarnings("ignore", message=f".*{message}.*")
+        trainer.fit(module, datamodule=datamodule)
+    final_return = float(module.last_eval_return)
+    log.info("final eval return %.1f after %d env steps; run dir %s", final_return, module.env_steps, run_dir)
+    return final_return
+
+
+def build(node: DictConfig, **objects: Any) -> Any:
+    """Calls the node's ``_target_`` with its keys plus ``objects``.
+
+    Going through a partial keeps built objects as they are (instantiate() would turn a
+    dataclass into a dict) and lets a ConfigError reach the user unwrapped.
+    """
+    return instantiate(node, _partial_=True, _convert_="all")(**objects)
+
+
+def _loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
+    if not cfg.logger or not cfg.logger.get("_target_"):
+        return []
+    logger = build(cfg.logger, save_dir=str(run_dir))
+    params: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    if isinstance(logger, TensorBoardLogger):
+        log_hparams_to_tensorboard(logger, params, EVAL_METRIC)
+    else:
+        logger.log_hyperparams(params)
+    return [logger]
+
+
+def _callbacks(cfg: DictConfig, run_dir: Path, reward_threshold: float | None) -> list[Callback]:
+    callbacks: list[Callback] = [
+        RLProgressBar(refresh_rate=cfg.progress_bar_refresh_steps),
+        BestCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor=EVAL_METRIC,
+            mode="max",
+            save_top_k=1,
+            save_last=True,
+            auto_insert_metric_name=False,
+        ),
+    ]
+    if cfg.early_stop:
+        if reward_threshold is None:
+            raise ConfigError(
+                "early_stop=true needs a reward threshold: set env.reward_threshold "
+                "(this env id defines none)."
+            )
+        callbacks.append(
+            EarlyStopping(
+                monitor=EVAL_METRIC,
+                mode="max",
+                stopping_threshold=reward_threshold,
+                patience=10**9,  # stop on the threshold only, never for a plateau
+                check_on_train_epoch_end=False,
+            )
+        )
+    return callbacks

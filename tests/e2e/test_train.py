@@ -1,0 +1,79 @@
+"""End to end: an in-process run and a real `python train.py` subprocess."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from litrl.algos.dqn import DQN
+from litrl.events import read_scalars
+from litrl.train import run
+from tests.conftest import REPO_ROOT
+
+REQUIRED_TAGS = {
+    "train/episode_return",
+    "train/episode_length",
+    "train/loss",
+    "train/q_mean",
+    "train/epsilon",
+    "eval/return_mean",
+    "eval/return_std",
+    "perf/env_steps_per_sec",
+}
+
+
+def test_tiny_run_in_process_writes_metrics_and_checkpoints(smoke_cfg, tmp_path: Path):
+    cfg = smoke_cfg("seed=3")
+    final_return = run(cfg)
+    run_dir = Path(cfg.run_dir)
+    scalars = read_scalars(run_dir)
+    assert REQUIRED_TAGS <= set(scalars)
+    evals = scalars["eval/return_mean"]
+    assert final_return == pytest.approx(evals[-1].value)
+    # x-axis is env steps: warm-up 256 + one eval interval of 512 per evaluation
+    assert [e.step for e in evals] == [768, 1280]
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_train_py_subprocess_logs_to_tensorboard_in_its_run_dir(tmp_path: Path):
+    run_dir = tmp_path / "cli-run"
+    result = subprocess.run(
+        [sys.executable, "train.py", "debug=smoke", f"hydra.run.dir={run_dir}", "algo.n_step=2"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    scalars = read_scalars(run_dir)
+    assert REQUIRED_TAGS <= set(scalars)
+    steps = [s.step for s in scalars["train/loss"]]
+    assert steps == sorted(steps) and steps[-1] >= 1024  # env steps, not updates
+    assert "n_step: 2" in (run_dir / "hparams.yaml").read_text()
+
+
+def test_help_lists_the_config_groups():
+    result = subprocess.run(
+        [sys.executable, "train.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0
+    for group in ("algo:", "env:", "accelerator:", "logger:", "debug:"):
+        assert group in result.stdout
+    assert "cartpole" in result.stdout and "lunarlander" in result.stdout
+
+
+def test_best_checkpoint_tie_goes_to_the_later_evaluation(smoke_cfg, monkeypatch):
+    monkeypatch.setattr(DQN, "validation_step", _constant_eval_return)
+    cfg = smoke_cfg("total_env_steps=2048")
+    run(cfg)
+    best = torch.load(Path(cfg.run_dir) / "checkpoints" / "best.ckpt", weights_only=False)
+    assert best["litrl"]["env_steps"] == 2304  # the last of four equal evaluations
+
+
+def _constant_eval_return(self, batch, batch_idx):
+    self.last_eval_return = 500.0
+    self.log("eval/return_mean", 500.0, logger=False, batch_size=1)

@@ -1,0 +1,48 @@
+"""Collector: truncation vs termination at the vector-env boundary, episode stats, evaluation."""
+
+import torch
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from litrl.data.collector import Collector, evaluate
+from tests.toy_envs import CountingEnv
+
+
+class FirstAction:
+    def act(self, obs, env_steps, greedy=False):
+        return torch.zeros(obs.shape[0], dtype=torch.long)
+
+
+def collect(truncate: bool, steps: int = 4):
+    envs = SyncVectorEnv([lambda: CountingEnv(length=3, truncate=truncate)] * 2, autoreset_mode=AutoresetMode.SAME_STEP)
+    collector = Collector(envs, torch.device("cpu"), seed=0)
+    return collector, collector.collect(FirstAction(), steps)
+
+
+def test_truncation_keeps_the_true_final_obs_and_does_not_terminate():
+    collector, chunk = collect(truncate=True)
+    env0 = [(o.item(), n.item()) for o, n in zip(chunk.obs[:, 0, 0], chunk.next_obs[:, 0, 0])]
+    # steps 0->1, 1->2, 2->3 (final, truncated), then the new episode starts at 0 again
+    assert env0 == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (0.0, 1.0)]
+    assert chunk.terminated[:, 0].tolist() == [False] * 4
+    assert chunk.episode_ended[:, 0].tolist() == [False, False, True, False]
+
+
+def test_termination_is_recorded_as_terminated():
+    _, chunk = collect(truncate=False)
+    assert chunk.terminated[:, 0].tolist() == [False, False, True, False]
+    assert chunk.next_obs[2, 0, 0].item() == 3.0
+
+
+def test_finished_episodes_and_env_steps_are_counted():
+    collector, _ = collect(truncate=True, steps=7)
+    assert collector.env_steps == 14
+    episodes = collector.pop_finished_episodes()
+    assert episodes.returns.tolist() == [3.0, 3.0, 3.0, 3.0]
+    assert episodes.lengths.tolist() == [3, 3, 3, 3]
+    assert collector.pop_finished_episodes().returns.numel() == 0
+
+
+def test_evaluate_runs_exactly_the_requested_episodes():
+    envs = SyncVectorEnv([lambda: CountingEnv(length=5)] * 3, autoreset_mode=AutoresetMode.SAME_STEP)
+    episodes = evaluate(FirstAction(), envs, episodes=7, seed=0, device=torch.device("cpu"))
+    assert episodes.returns.tolist() == [5.0] * 7
