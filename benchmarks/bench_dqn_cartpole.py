@@ -26,9 +26,17 @@ SOLVED = 475.0
 EVAL_EVERY = 2048
 EVAL_EPISODES = 10
 ZOO_CARTPOLE = dict(  # rl-baselines3-zoo hyperparams/dqn.yml, CartPole-v1
-    learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
-    target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
-    exploration_final_eps=0.04, policy_kwargs=dict(net_arch=[256, 256]),
+    learning_rate=2.3e-3,
+    batch_size=64,
+    buffer_size=100_000,
+    learning_starts=1000,
+    gamma=0.99,
+    target_update_interval=10,
+    train_freq=256,
+    gradient_steps=128,
+    exploration_fraction=0.16,
+    exploration_final_eps=0.04,
+    policy_kwargs=dict(net_arch=[256, 256]),
 )
 ZOO_TIMESTEPS = 50_000
 
@@ -46,7 +54,9 @@ def litrl_worker(seed: int, overrides: list[str]) -> dict:
     from litrl.train import run
 
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-litrl-{seed}-"))
-    cfg = compose_config([f"seed={seed}", f"run_dir={run_dir}", "progress_bar_refresh_steps=1000", *overrides])
+    cfg = compose_config(
+        [f"seed={seed}", f"run_dir={run_dir}", "progress_bar_refresh_steps=1000", *overrides]
+    )
     started = time.time()
     final = run(cfg)
     seconds = time.time() - started
@@ -54,7 +64,9 @@ def litrl_worker(seed: int, overrides: list[str]) -> dict:
     steps_per_sec = read_scalars(run_dir)["perf/env_steps_per_sec"]
     best = DQN.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu")
     env = EnvFactory("CartPole-v1")
-    best_eval = evaluate(best, env.make_vector(EVAL_EPISODES), EVAL_EPISODES, seed + 20_000, torch.device("cpu"))
+    best_eval = evaluate(
+        best, env.make_vector(EVAL_EPISODES), EVAL_EPISODES, seed + 20_000, torch.device("cpu")
+    )
     return summarize(
         evals=[(e.step, e.wall_time - started, e.value) for e in evals],
         final=final,
@@ -77,15 +89,21 @@ def sb3_worker(seed: int) -> dict:
     class EvalEvery(BaseCallback):
         def _on_step(self) -> bool:
             if self.num_timesteps % EVAL_EVERY == 0:
-                eval_env = make_vec_env("CartPole-v1", n_envs=EVAL_EPISODES, seed=seed + 10_000 + len(evals))
-                mean, _ = evaluate_policy(self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True)
+                eval_env = make_vec_env(
+                    "CartPole-v1", n_envs=EVAL_EPISODES, seed=seed + 10_000 + len(evals)
+                )
+                mean, _ = evaluate_policy(
+                    self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True
+                )
                 evals.append((self.num_timesteps, time.time() - started, float(mean)))
             return True
 
     model = SB3DQN("MlpPolicy", "CartPole-v1", seed=seed, device="cpu", **ZOO_CARTPOLE)
     model.learn(ZOO_TIMESTEPS, callback=EvalEvery())
     seconds = time.time() - started
-    return summarize(evals=evals, final=evals[-1][2], seconds=seconds, env_steps_per_sec=ZOO_TIMESTEPS / seconds)
+    return summarize(
+        evals=evals, final=evals[-1][2], seconds=seconds, env_steps_per_sec=ZOO_TIMESTEPS / seconds
+    )
 
 
 def tax_worker(kind: str, seed: int, overrides: list[str]) -> dict:
@@ -94,7 +112,15 @@ def tax_worker(kind: str, seed: int, overrides: list[str]) -> dict:
 
     budget = ["total_env_steps=20480", "eval.every_env_steps=20480", "logger=none"]
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-tax-{kind}-"))
-    cfg = compose_config([f"seed={seed}", f"run_dir={run_dir}", "progress_bar_refresh_steps=1000", *budget, *overrides])
+    cfg = compose_config(
+        [
+            f"seed={seed}",
+            f"run_dir={run_dir}",
+            "progress_bar_refresh_steps=1000",
+            *budget,
+            *overrides,
+        ]
+    )
     started = time.perf_counter()
     if kind == "litrl":
         from litrl.train import run
@@ -107,7 +133,13 @@ def tax_worker(kind: str, seed: int, overrides: list[str]) -> dict:
     return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
 
-def summarize(evals: list[tuple[int, float, float]], final: float, seconds: float, env_steps_per_sec: float, **extra: float) -> dict:
+def summarize(
+    evals: list[tuple[int, float, float]],
+    final: float,
+    seconds: float,
+    env_steps_per_sec: float,
+    **extra: float,
+) -> dict:
     solved = next((e for e in evals if e[2] >= SOLVED), None)
     return {
         "solved_env_steps": solved[0] if solved else None,
@@ -123,7 +155,11 @@ def summarize(evals: list[tuple[int, float, float]], final: float, seconds: floa
 
 
 def spawn(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_dqn_cartpole", *args], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_dqn_cartpole", *args],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode:
         raise RuntimeError(f"worker {args} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -134,13 +170,17 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--override", nargs="*", default=[], help="litrl config overrides")
     parser.add_argument("--skip-sb3", action="store_true")
     parser.add_argument("--skip-tax", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/dqn_cartpole.json"))
-    parser.add_argument("--worker", choices=["litrl", "sb3", "tax-litrl", "tax-plain"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=["litrl", "sb3", "tax-litrl", "tax-plain"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -156,19 +196,45 @@ def main() -> None:
 
     rows = []
     for seed in args.seeds:
-        row = {"seed": seed, "litrl": spawn(["--worker", "litrl", "--seed", str(seed), "--override", *args.override])}
+        row = {
+            "seed": seed,
+            "litrl": spawn(
+                ["--worker", "litrl", "--seed", str(seed), "--override", *args.override]
+            ),
+        }
         if not args.skip_sb3:
             row["sb3"] = spawn(["--worker", "sb3", "--seed", str(seed)])
-        print(json.dumps({k: (v if k == "seed" else {m: x for m, x in v.items() if m != "evals"}) for k, v in row.items()}), flush=True)
+        print(
+            json.dumps(
+                {
+                    k: (v if k == "seed" else {m: x for m, x in v.items() if m != "evals"})
+                    for k, v in row.items()
+                }
+            ),
+            flush=True,
+        )
         rows.append(row)
     tax = []
     if not args.skip_tax:
         for seed in args.seeds[:3]:
-            litrl_s = spawn(["--worker", "tax-litrl", "--seed", str(seed), "--override", *args.override])["seconds"]
-            plain_s = spawn(["--worker", "tax-plain", "--seed", str(seed), "--override", *args.override])["seconds"]
-            tax.append({"seed": seed, "litrl_seconds": litrl_s, "plain_seconds": plain_s, "ratio": litrl_s / plain_s})
+            litrl_s = spawn(
+                ["--worker", "tax-litrl", "--seed", str(seed), "--override", *args.override]
+            )["seconds"]
+            plain_s = spawn(
+                ["--worker", "tax-plain", "--seed", str(seed), "--override", *args.override]
+            )["seconds"]
+            tax.append(
+                {
+                    "seed": seed,
+                    "litrl_seconds": litrl_s,
+                    "plain_seconds": plain_s,
+                    "ratio": litrl_s / plain_s,
+                }
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "tax": tax, "overrides": args.override}, indent=1))
+    args.out.write_text(
+        json.dumps({"rows": rows, "tax": tax, "overrides": args.override}, indent=1)
+    )
     print(report(rows, tax, args))
 
 
@@ -207,8 +273,13 @@ def report(rows: list[dict], tax: list[dict], args: argparse.Namespace) -> str:
     ]
     if tax:
         lines += ["", "| seed | litrl s | plain PyTorch s | ratio |", "|---|---|---|---|"]
-        lines += [f"| {t['seed']} | {t['litrl_seconds']:.2f} | {t['plain_seconds']:.2f} | {t['ratio']:.3f} |" for t in tax]
-        lines.append(f"\nframework tax (median litrl / plain): {statistics.median(t['ratio'] for t in tax):.3f}")
+        lines += [
+            f"| {t['seed']} | {t['litrl_seconds']:.2f} | {t['plain_seconds']:.2f} | {t['ratio']:.3f} |"
+            for t in tax
+        ]
+        lines.append(
+            f"\nframework tax (median litrl / plain): {statistics.median(t['ratio'] for t in tax):.3f}"
+        )
     return "\n".join(lines)
 
 

@@ -33,7 +33,9 @@ class EpsilonGreedy:
         if greedy:
             return actions
         a = self.algo
-        epsilon = decay(a.epsilon_start, a.epsilon_end, env_steps, a.epsilon_decay_env_steps, a.epsilon_schedule)
+        epsilon = decay(
+            a.epsilon_start, a.epsilon_end, env_steps, a.epsilon_decay_env_steps, a.epsilon_schedule
+        )
         explore = torch.rand(actions.shape[0]) < epsilon
         return torch.where(explore, torch.randint_like(actions, self.n_actions), actions)
 
@@ -48,17 +50,22 @@ def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
     target_net = mlp(math.prod(spec.obs_shape), spec.n_actions, algo.hidden_sizes, algo.activation)
     target_net.load_state_dict(q_net.state_dict())
     target_net.requires_grad_(False)
-    optimizer = torch.optim.AdamW(q_net.parameters(), lr=algo.lr, amsgrad=algo.amsgrad, weight_decay=algo.weight_decay)
+    optimizer = torch.optim.AdamW(
+        q_net.parameters(), lr=algo.lr, amsgrad=algo.amsgrad, weight_decay=algo.weight_decay
+    )
     device = torch.device("cpu")
     collector = Collector(env.make_vector(data.num_envs), device, cfg.seed)
     eval_envs = env.make_vector(min(cfg.eval.num_envs, cfg.eval.episodes))
     buffer = ReplayBuffer(data.buffer_capacity, data.num_envs, spec.obs_shape, device)
     actor = EpsilonGreedy(q_net, spec.n_actions, algo)
     steps_per_eval = cfg.eval.every_env_steps // data.env_steps_per_collect
-    evals = math.ceil(max(cfg.total_env_steps - data.warmup_env_steps, 1) / cfg.eval.every_env_steps)
+    evals = math.ceil(
+        max(cfg.total_env_steps - data.warmup_env_steps, 1) / cfg.eval.every_env_steps
+    )
     total_steps = evals * steps_per_eval
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: decay(1.0, algo.lr_final_fraction, step, total_steps, algo.lr_schedule)
+        optimizer,
+        lambda step: decay(1.0, algo.lr_final_fraction, step, total_steps, algo.lr_schedule),
     )
     buffer.extend(collector.collect(None, math.ceil(data.warmup_env_steps / data.num_envs)))
     updates, history = 0, []
@@ -79,12 +86,16 @@ def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
             updates += 1
             with torch.no_grad():
                 if algo.target_update == "soft":
-                    for target, online in zip(target_net.parameters(), q_net.parameters(), strict=True):
+                    for target, online in zip(
+                        target_net.parameters(), q_net.parameters(), strict=True
+                    ):
                         target.lerp_(online, algo.tau)
                 elif updates % algo.target_update_every_updates == 0:
                     target_net.load_state_dict(q_net.state_dict())
         scheduler.step()
         if (step + 1) % steps_per_eval == 0:
-            episodes = evaluate(actor, eval_envs, cfg.eval.episodes, cfg.seed + 10_000 + len(history), device)
+            episodes = evaluate(
+                actor, eval_envs, cfg.eval.episodes, cfg.seed + 10_000 + len(history), device
+            )
             history.append((collector.env_steps, episodes.returns.mean().item()))
     return history

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor
-
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import TensorBoardLogger
+from torch import Tensor
 from torch.utils.tensorboard.summary import hparams
 
 
@@ -18,6 +18,10 @@ class RLProgressBar(TQDMProgressBar):
     The bar counts training steps (chunks of env steps); refreshing it every step would cost
     more than a CartPole update, so ``refresh_rate`` should be tens of steps.
     """
+
+    def init_validation_tqdm(self) -> Tqdm:
+        # One evaluation is one "batch": a bar for it would only add a line per evaluation.
+        return Tqdm(disable=True)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, pl_module)
@@ -42,7 +46,9 @@ class BestCheckpoint(ModelCheckpoint):
         return bool(current >= best if self.mode == "max" else current <= best)
 
 
-def log_hparams_to_tensorboard(logger: TensorBoardLogger, params: dict[str, Any], metric: str) -> None:
+def log_hparams_to_tensorboard(
+    logger: TensorBoardLogger, params: dict[str, Any], metric: str
+) -> None:
     """Writes the resolved config to TensorBoard's HPARAMS tab, linked to ``metric``.
 
     Lightning's own ``log_hyperparams`` would also write a placeholder value of the metric at

@@ -9,7 +9,9 @@ class ConfigError(ValueError):
     """
 
 
-def check_range(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> None:
+def check_range(
+    name: str, value: float, low: float, high: float, *, low_open: bool = False
+) -> None:
     """Raise a ConfigError naming ``name`` unless ``low <= value <= high`` (``low < value`` if open)."""
     above_low = value > low if low_open else value >= low
     if not (above_low and value <= high):

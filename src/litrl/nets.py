@@ -17,7 +17,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def mlp(in_features: int, out_features: int, hidden_sizes: Sequence[int], activation: str) -> nn.Sequential:
+def mlp(
+    in_features: int, out_features: int, hidden_sizes: Sequence[int], activation: str
+) -> nn.Sequential:
     """A fully connected network: ``in -> hidden... -> out``, activation between layers."""
     if activation not in ACTIVATIONS:
         raise ConfigError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -36,7 +36,7 @@ def run(cfg: DictConfig) -> float:
     run_dir = Path(cfg.run_dir)
 
     env: EnvFactory = build(cfg.env)
-    algo_class = get_class(cfg.algo._target_)
+    algo_class: Any = get_class(cfg.algo._target_)
     spec = algo_class.check_env(env)
     algo_kwargs = OmegaConf.masked_copy(cfg.algo, [key for key in cfg.algo if key != "data"])
     module = build(algo_kwargs, obs_shape=spec.obs_shape, n_actions=spec.n_actions)
@@ -51,7 +51,7 @@ def run(cfg: DictConfig) -> float:
     )
     loggers = _loggers(cfg, run_dir)
     trainer = L.Trainer(
-        **OmegaConf.to_container(cfg.accelerator),
+        **cast(dict[str, Any], OmegaConf.to_container(cfg.accelerator)),
         logger=loggers or False,
         callbacks=_callbacks(cfg, run_dir, spec.reward_threshold),
         max_epochs=1,
@@ -64,11 +64,20 @@ def run(cfg: DictConfig) -> float:
     with warnings.catch_warnings():
         # Rollouts are produced in-process by design (worker processes would own copies of the
         # envs), and training metrics are written by the module itself, not per Lightning step.
-        for message in ("does not have many workers", "has `__len__` defined", "smaller than the logging interval"):
+        for message in (
+            "does not have many workers",
+            "has `__len__` defined",
+            "smaller than the logging interval",
+        ):
             warnings.filterwarnings("ignore", message=f".*{message}.*")
         trainer.fit(module, datamodule=datamodule)
     final_return = float(module.last_eval_return)
-    log.info("final eval return %.1f after %d env steps; run dir %s", final_return, module.env_steps, run_dir)
+    log.info(
+        "final eval return %.1f after %d env steps; run dir %s",
+        final_return,
+        module.env_steps,
+        run_dir,
+    )
     return final_return
 
 

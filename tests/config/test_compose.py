@@ -45,3 +45,8 @@ def test_logger_presets_compose(logger: str, tmp_path: Path):
 def test_n_step_follows_the_algorithm(tmp_path: Path):
     cfg = compose_config(["algo.n_step=5", f"run_dir={tmp_path}"])
     assert cfg.algo.data.n_step == 5
+
+
+def test_command_line_accelerator_beats_the_smoke_preset(tmp_path: Path):
+    cfg = compose_config(["debug=smoke", "accelerator=gpu", f"run_dir={tmp_path}"])
+    assert cfg.accelerator.accelerator == "gpu"

@@ -12,13 +12,22 @@ from tests.conftest import REPO_ROOT
 
 CASES = {
     "unknown gym id": (["env.id=CartPole-v9"], r"env.id=CartPole-v9 .*Did you mean: CartPole-v1"),
-    "continuous actions": (["env.id=Pendulum-v1"], r"DQN needs a Discrete action space.*Pendulum-v1.*Box"),
-    "batch larger than buffer": (["algo.data.batch_size=4096"], r"algo.data.batch_size=4096 .*\[1, 2048\]"),
+    "continuous actions": (
+        ["env.id=Pendulum-v1"],
+        r"DQN needs a Discrete action space.*Pendulum-v1.*Box",
+    ),
+    "batch larger than buffer": (
+        ["algo.data.batch_size=4096"],
+        r"algo.data.batch_size=4096 .*\[1, 2048\]",
+    ),
     "gamma above one": (["algo.gamma=1.5"], r"algo.gamma=1.5 .*\[0.0, 1.0\]"),
     "negative gamma": (["algo.gamma=-0.1"], r"algo.gamma=-0.1 "),
     "zero lr": (["algo.lr=0"], r"algo.lr=0 .*\(0.0, inf\]"),
     "n_step zero": (["algo.n_step=0"], r"algo.n_step=0 .*\[1, inf\]"),
-    "unknown loss": (["algo.loss=l1"], r"algo.loss='l1' is unknown; choose one of \['huber', 'mse'\]"),
+    "unknown loss": (
+        ["algo.loss=l1"],
+        r"algo.loss='l1' is unknown; choose one of \['huber', 'mse'\]",
+    ),
 }
 
 

@@ -11,7 +11,9 @@ from litrl.train import run
 
 @pytest.mark.slow
 def test_dqn_solves_cartpole(tmp_path: Path):
-    cfg = compose_config(["seed=0", "accelerator=cpu", f"run_dir={tmp_path}", "progress_bar_refresh_steps=1000"])
+    cfg = compose_config(
+        ["seed=0", "accelerator=cpu", f"run_dir={tmp_path}", "progress_bar_refresh_steps=1000"]
+    )
     final_return = run(cfg)
     evals = [e.value for e in read_scalars(tmp_path)["eval/return_mean"]]
     assert max(evals) >= 475, evals

@@ -13,14 +13,17 @@ class FirstAction:
 
 
 def collect(truncate: bool, steps: int = 4):
-    envs = SyncVectorEnv([lambda: CountingEnv(length=3, truncate=truncate)] * 2, autoreset_mode=AutoresetMode.SAME_STEP)
+    envs = SyncVectorEnv(
+        [lambda: CountingEnv(length=3, truncate=truncate)] * 2,
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
     collector = Collector(envs, torch.device("cpu"), seed=0)
     return collector, collector.collect(FirstAction(), steps)
 
 
 def test_truncation_keeps_the_true_final_obs_and_does_not_terminate():
-    collector, chunk = collect(truncate=True)
-    env0 = [(o.item(), n.item()) for o, n in zip(chunk.obs[:, 0, 0], chunk.next_obs[:, 0, 0])]
+    _, chunk = collect(truncate=True)
+    env0 = list(zip(chunk.obs[:, 0, 0].tolist(), chunk.next_obs[:, 0, 0].tolist(), strict=True))
     # steps 0->1, 1->2, 2->3 (final, truncated), then the new episode starts at 0 again
     assert env0 == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (0.0, 1.0)]
     assert chunk.terminated[:, 0].tolist() == [False] * 4
@@ -43,6 +46,8 @@ def test_finished_episodes_and_env_steps_are_counted():
 
 
 def test_evaluate_runs_exactly_the_requested_episodes():
-    envs = SyncVectorEnv([lambda: CountingEnv(length=5)] * 3, autoreset_mode=AutoresetMode.SAME_STEP)
+    envs = SyncVectorEnv(
+        [lambda: CountingEnv(length=5)] * 3, autoreset_mode=AutoresetMode.SAME_STEP
+    )
     episodes = evaluate(FirstAction(), envs, episodes=7, seed=0, device=torch.device("cpu"))
     assert episodes.returns.tolist() == [5.0] * 7

@@ -72,7 +72,14 @@ def test_truncated_window_bootstraps_with_its_own_length():
 
 @pytest.mark.parametrize("schedule", ["linear", "exponential"])
 def test_epsilon_schedule_endpoints(schedule):
-    dqn = DQN((1,), 2, epsilon_start=1.0, epsilon_end=0.05, epsilon_schedule=schedule, epsilon_decay_env_steps=1000)
+    dqn = DQN(
+        (1,),
+        2,
+        epsilon_start=1.0,
+        epsilon_end=0.05,
+        epsilon_schedule=schedule,
+        epsilon_decay_env_steps=1000,
+    )
     assert dqn.epsilon(0) == pytest.approx(1.0)
     late = dqn.epsilon(1_000_000)
     assert late == pytest.approx(0.05, abs=1e-6)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from typing import Any, cast
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.data import AttributeDict
+from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.schedules import check_schedule, decay
 from litrl.data.buffers import NStepSample
@@ -117,6 +121,7 @@ class DQN(L.LightningModule):
         super().__init__()
         _check_arguments(locals())
         self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
+        self.hp = cast(AttributeDict, self.hparams)
         self.automatic_optimization = False
         in_features = math.prod(obs_shape)
         self.q_net = mlp(in_features, n_actions, hidden_sizes, activation)
@@ -144,8 +149,14 @@ class DQN(L.LightningModule):
 
     def epsilon(self, env_steps: int) -> float:
         """Exploration rate after ``env_steps`` env steps."""
-        hp = self.hparams
-        return decay(hp.epsilon_start, hp.epsilon_end, env_steps, hp.epsilon_decay_env_steps, hp.epsilon_schedule)
+        hp = self.hp
+        return decay(
+            hp.epsilon_start,
+            hp.epsilon_end,
+            env_steps,
+            hp.epsilon_decay_env_steps,
+            hp.epsilon_schedule,
+        )
 
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
@@ -160,12 +171,14 @@ class DQN(L.LightningModule):
     # ---- learning -----------------------------------------------------------------------
 
     def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
-        optimizer = self.optimizers()
-        hp = self.hparams
+        optimizer = cast(LightningOptimizer, self.optimizers())
+        hp = self.hp
         sample = batch.sample
         for i in range(sample.action.shape[0]):
             minibatch = NStepSample(*(field[i] for field in sample))
-            loss, q_taken = td_loss(self.q_net, self.target_net, minibatch, hp.gamma, hp.double_q, hp.loss)
+            loss, q_taken = td_loss(
+                self.q_net, self.target_net, minibatch, hp.gamma, hp.double_q, hp.loss
+            )
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             self._clip_gradients()
@@ -175,7 +188,7 @@ class DQN(L.LightningModule):
             self._loss_sum += loss.detach()
             self._q_sum += q_taken.detach().mean()
         self._updates_in_window += sample.action.shape[0]
-        self.lr_schedulers().step()
+        cast(LRScheduler, self.lr_schedulers()).step()
         self.env_steps = batch.env_steps
         self._episode_returns += batch.episode_returns
         self._episode_lengths += batch.episode_lengths
@@ -183,7 +196,7 @@ class DQN(L.LightningModule):
             self._write_train_metrics()
 
     def _clip_gradients(self) -> None:
-        mode, limit = self.hparams.grad_clip_mode, self.hparams.grad_clip
+        mode, limit = self.hp.grad_clip_mode, self.hp.grad_clip
         if mode == "value":
             nn.utils.clip_grad_value_(self.q_net.parameters(), limit)
         elif mode == "norm":
@@ -191,15 +204,17 @@ class DQN(L.LightningModule):
 
     @torch.no_grad()
     def _update_target(self) -> None:
-        hp = self.hparams
+        hp = self.hp
         if hp.target_update == "soft":
-            for target, online in zip(self.target_net.parameters(), self.q_net.parameters(), strict=True):
+            for target, online in zip(
+                self.target_net.parameters(), self.q_net.parameters(), strict=True
+            ):
                 target.lerp_(online, hp.tau)
         elif self.updates % hp.target_update_every_updates == 0:
             self.target_net.load_state_dict(self.q_net.state_dict())
 
-    def configure_optimizers(self):  # type: ignore[no-untyped-def]
-        hp = self.hparams
+    def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LRScheduler]]:
+        hp = self.hp
         optimizer = torch.optim.AdamW(
             self.q_net.parameters(), lr=hp.lr, amsgrad=hp.amsgrad, weight_decay=hp.weight_decay
         )
@@ -218,18 +233,22 @@ class DQN(L.LightningModule):
         self.last_eval_return = mean
         self.log("eval/return_mean", mean, logger=False, batch_size=len(returns))
         self._write_metrics(
-            {"eval/return_mean": mean, "eval/return_std": std, "eval/length_mean": batch.lengths.float().mean().item()}
+            {
+                "eval/return_mean": mean,
+                "eval/return_std": std,
+                "eval/length_mean": batch.lengths.float().mean().item(),
+            }
         )
 
     # ---- logging ------------------------------------------------------------------------
 
     def progress_metrics(self) -> dict[str, float | int]:
         """What the progress bar shows."""
-        return {
-            "env_steps": self.env_steps,
-            "eval_return": round(self.last_eval_return, 1),
-            "env_steps/s": round(self._last_env_steps_per_sec),
-        }
+        metrics: dict[str, float | int] = {"env_steps": self.env_steps}
+        if not math.isnan(self.last_eval_return):
+            metrics["eval_return"] = round(self.last_eval_return, 1)
+        metrics["env_steps/s"] = round(self._last_env_steps_per_sec)
+        return metrics
 
     def _reset_log_window(self) -> None:
         self._loss_sum = torch.zeros((), device=self.device)
@@ -238,7 +257,7 @@ class DQN(L.LightningModule):
         self._episode_returns: list[float] = []
         self._episode_lengths: list[int] = []
         self._window_start = (time.perf_counter(), self.env_steps)
-        self._next_log_env_steps = self.env_steps + self.hparams.log_every_env_steps
+        self._next_log_env_steps = self.env_steps + self.hp.log_every_env_steps
         if not hasattr(self, "_last_env_steps_per_sec"):
             self._last_env_steps_per_sec = 0.0
 
@@ -247,10 +266,12 @@ class DQN(L.LightningModule):
 
     def _write_train_metrics(self) -> None:
         started, start_env_steps = self._window_start
-        self._last_env_steps_per_sec = (self.env_steps - start_env_steps) / (time.perf_counter() - started)
+        self._last_env_steps_per_sec = (self.env_steps - start_env_steps) / (
+            time.perf_counter() - started
+        )
         metrics = {
             "train/epsilon": self.epsilon(self.env_steps),
-            "train/lr": self.optimizers().param_groups[0]["lr"],
+            "train/lr": cast(LightningOptimizer, self.optimizers()).param_groups[0]["lr"],
             "train/updates": float(self.updates),
             "perf/env_steps_per_sec": self._last_env_steps_per_sec,
         }
@@ -258,8 +279,12 @@ class DQN(L.LightningModule):
             metrics["train/loss"] = self._loss_sum.item() / self._updates_in_window
             metrics["train/q_mean"] = self._q_sum.item() / self._updates_in_window
         if self._episode_returns:
-            metrics["train/episode_return"] = sum(self._episode_returns) / len(self._episode_returns)
-            metrics["train/episode_length"] = sum(self._episode_lengths) / len(self._episode_lengths)
+            metrics["train/episode_return"] = sum(self._episode_returns) / len(
+                self._episode_returns
+            )
+            metrics["train/episode_length"] = sum(self._episode_lengths) / len(
+                self._episode_lengths
+            )
         self._write_metrics(metrics)
         self._reset_log_window()
 
@@ -268,21 +293,23 @@ class DQN(L.LightningModule):
         for logger in self.loggers:
             logger.log_metrics(metrics, step=self.env_steps)
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["litrl"] = {"env_steps": self.env_steps, "updates": self.updates}
 
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         counters = checkpoint.get("litrl", {})
         self.env_steps = counters.get("env_steps", 0)
         self.updates = counters.get("updates", 0)
 
 
-def _check_arguments(args: dict) -> None:
+def _check_arguments(args: dict[str, Any]) -> None:
     check_range("algo.gamma", args["gamma"], 0.0, 1.0)
     check_range("algo.lr", args["lr"], 0.0, math.inf, low_open=True)
     check_range("algo.n_step", args["n_step"], 1, math.inf)
     check_range("algo.tau", args["tau"], 0.0, 1.0, low_open=True)
-    check_range("algo.target_update_every_updates", args["target_update_every_updates"], 1, math.inf)
+    check_range(
+        "algo.target_update_every_updates", args["target_update_every_updates"], 1, math.inf
+    )
     check_range("algo.epsilon_start", args["epsilon_start"], 0.0, 1.0)
     check_range("algo.epsilon_end", args["epsilon_end"], 0.0, 1.0)
     check_schedule("algo.epsilon_schedule", args["epsilon_schedule"])

@@ -102,7 +102,9 @@ class Collector:
         self._running_length[ended] = 0
 
 
-def evaluate(actor: Actor, envs: VectorEnv, episodes: int, seed: int, device: torch.device) -> Episodes:
+def evaluate(
+    actor: Actor, envs: VectorEnv, episodes: int, seed: int, device: torch.device
+) -> Episodes:
     """Runs ``episodes`` greedy episodes spread over the sub-envs.
 
     Each sub-env gets a fixed quota up front, so short episodes are not over-counted the way

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple, cast
 
 import lightning as L
 import torch
@@ -39,7 +40,7 @@ class _SizedIterable(IterableDataset):
     def __len__(self) -> int:
         return self.length
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Any]:
         for _ in range(self.length):
             yield self.next_item()
 
@@ -151,7 +152,7 @@ class ReplayDataModule(L.LightningDataModule):
         self.buffer = ReplayBuffer(self.buffer_capacity, self.num_envs, spec.obs_shape, device)
         self.eval_envs = self.env.make_vector(self.eval_num_envs)
         if self.actor is None and self.trainer is not None:
-            self.actor = self.trainer.lightning_module
+            self.actor = cast(Actor, self.trainer.lightning_module)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(
@@ -169,7 +170,9 @@ class ReplayDataModule(L.LightningDataModule):
         if len(self.buffer) < self.warmup_env_steps:
             warmup_steps_per_env = math.ceil(self.warmup_env_steps / self.num_envs)
             self.buffer.extend(self.collector.collect(None, warmup_steps_per_env))
-        self.buffer.extend(self.collector.collect(self.actor, self.env_steps_per_collect // self.num_envs))
+        self.buffer.extend(
+            self.collector.collect(self.actor, self.env_steps_per_collect // self.num_envs)
+        )
         episodes = self.collector.pop_finished_episodes()
         return RolloutBatch(
             sample=self.buffer.sample(self.updates_per_collect, self.batch_size, self.n_step),

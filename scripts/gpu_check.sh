@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# GPU check (device machine): the gpu-marked tests, then the CartPole command on accelerator=gpu
+# and, for a same-machine ratio, on accelerator=cpu. Usage: scripts/gpu_check.sh [OUT_DIR]
+# Expects hydra-core, omegaconf, antlr4, gymnasium wheels in .whl/ when they are not installed.
+set -uo pipefail
+out=${1:-${OUT:-/tmp/gpu-check}}
+mkdir -p "$out"
+if [ -d .whl ] && ! python3 -c "import hydra, gymnasium" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+python3 -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__)" | tee -a "$out/gpu.txt"
+python3 -m pytest -p no:cacheprovider -q -m gpu tests/gpu 2>&1 | tail -5 | tee "$out/pytest.txt"
+for acc in gpu cpu; do
+  start=$(python3 -c "import time; print(time.time())")
+  python3 train.py accelerator=$acc total_env_steps=${STEPS:-20000} progress_bar_refresh_steps=1000 \
+    hydra.run.dir="$out/run-$acc" > "$out/train-$acc.log" 2>&1
+  echo "accelerator=$acc exit=$? wall_s=$(python3 -c "import time; print(round(time.time() - $start, 1))")" | tee -a "$out/summary.txt"
+  tail -1 "$out/train-$acc.log" | tee -a "$out/summary.txt"
+  python3 -c "
+import statistics, sys
+from litrl.events import read_scalars
+s = read_scalars('$out/run-$acc')
+print('  env_steps/s median', round(statistics.median(x.value for x in s['perf/env_steps_per_sec'])),
+      'evals', [round(x.value) for x in s['eval/return_mean']])" | tee -a "$out/summary.txt"
+done

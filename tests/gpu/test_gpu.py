@@ -1,0 +1,49 @@
+"""The same code on a CUDA device: buffer, acting, and a tiny run (skipped without CUDA)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from litrl.algos import DQN
+from litrl.config import compose_config
+from litrl.data.buffers import ReplayBuffer, Transitions
+from litrl.events import read_scalars
+from litrl.train import run
+
+pytestmark = pytest.mark.gpu
+CUDA = torch.device("cuda")
+
+
+def test_buffer_lives_and_samples_on_the_gpu():
+    buffer = ReplayBuffer(capacity=64, num_envs=2, obs_shape=(4,), device=CUDA)
+    steps = 8
+    buffer.extend(
+        Transitions(
+            obs=torch.randn(steps, 2, 4),
+            action=torch.randint(2, (steps, 2)),
+            reward=torch.randn(steps, 2),
+            next_obs=torch.randn(steps, 2, 4),
+            terminated=torch.zeros(steps, 2, dtype=torch.bool),
+            episode_ended=torch.zeros(steps, 2, dtype=torch.bool),
+        )
+    )
+    sample = buffer.sample(4, 16, n_step=3)
+    assert all(field.device.type == "cuda" for field in sample)
+
+
+def test_act_on_the_gpu_returns_gpu_actions():
+    dqn = DQN((4,), 2).to(CUDA)
+    actions = dqn.act(torch.randn(8, 4, device=CUDA), env_steps=0)
+    assert actions.device.type == "cuda" and actions.shape == (8,)
+
+
+def test_tiny_run_with_accelerator_gpu(tmp_path: Path):
+    cfg = compose_config(["debug=smoke", "accelerator=gpu", f"run_dir={tmp_path}"])
+    assert cfg.accelerator.accelerator == "gpu"
+    run(cfg)
+    assert "eval/return_mean" in read_scalars(tmp_path)
+    checkpoint = torch.load(
+        tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
+    )
+    assert checkpoint["litrl"]["env_steps"] > 0
