@@ -49,6 +49,12 @@ def _as_is(item: Any) -> Any:
     return item
 
 
+def _loader(dataset: _SizedIterable) -> DataLoader:
+    # Each DataLoader iterator draws a base seed from its generator; a private one keeps those
+    # draws off the global torch RNG, so starting an evaluation does not shift exploration.
+    return DataLoader(dataset, batch_size=None, collate_fn=_as_is, generator=torch.Generator())
+
+
 class ReplayDataModule(L.LightningDataModule):
     """Collects env steps with the module's ``act()`` into a replay buffer on the training device.
 
@@ -155,14 +161,10 @@ class ReplayDataModule(L.LightningDataModule):
             self.actor = cast(Actor, self.trainer.lightning_module)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            _SizedIterable(self.num_training_steps, self.next_batch),
-            batch_size=None,
-            collate_fn=_as_is,
-        )
+        return _loader(_SizedIterable(self.num_training_steps, self.next_batch))
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(_SizedIterable(1, self.evaluate), batch_size=None, collate_fn=_as_is)
+        return _loader(_SizedIterable(1, self.evaluate))
 
     def next_batch(self) -> RolloutBatch:
         """Collects one chunk with the actor, stores it, samples the chunk's minibatches."""
