@@ -235,7 +235,9 @@ def main() -> None:
     args.out.write_text(
         json.dumps({"rows": rows, "tax": tax, "overrides": args.override}, indent=1)
     )
-    print(report(rows, tax, args))
+    text = report(rows, tax, args)
+    args.out.with_suffix(".md").write_text(text + "\n")
+    print(text)
 
 
 def report(rows: list[dict], tax: list[dict], args: argparse.Namespace) -> str:

@@ -24,3 +24,10 @@ def read_scalars(run_dir: Path | str) -> dict[str, list[Scalar]]:
         tag: [Scalar(e.wall_time, e.step, e.value) for e in accumulator.Scalars(tag)]
         for tag in accumulator.Tags()["scalars"]
     }
+
+
+def has_hparams(run_dir: Path | str) -> bool:
+    """Whether the run's events carry a TensorBoard HPARAMS entry."""
+    accumulator = EventAccumulator(str(run_dir))
+    accumulator.Reload()
+    return "_hparams_/experiment" in accumulator.PluginTagToContent("hparams")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from litrl.algos.dqn import DQN
-from litrl.events import read_scalars
+from litrl.events import has_hparams, read_scalars
 from litrl.train import run
 from tests.conftest import REPO_ROOT
 
@@ -54,6 +54,7 @@ def test_train_py_subprocess_logs_to_tensorboard_in_its_run_dir(tmp_path: Path):
     steps = [s.step for s in scalars["train/loss"]]
     assert steps == sorted(steps) and steps[-1] >= 1024  # env steps, not updates
     assert "n_step: 2" in (run_dir / "hparams.yaml").read_text()
+    assert has_hparams(run_dir)
 
 
 def test_help_lists_the_config_groups():
