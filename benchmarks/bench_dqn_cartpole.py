@@ -141,9 +141,14 @@ def summarize(
     **extra: float,
 ) -> dict:
     solved = next((e for e in evals if e[2] >= SOLVED), None)
+    # A lucky greedy evaluation is common early on, so also report the first evaluation that
+    # starts a streak of three >= SOLVED (the criterion the REINFORCE benchmark uses).
+    streak = next((a for a, b, c in zip(evals, evals[1:], evals[2:]) if min(a[2], b[2], c[2]) >= SOLVED), None)
     return {
         "solved_env_steps": solved[0] if solved else None,
         "solved_seconds": solved[1] if solved else None,
+        "streak_env_steps": streak[0] if streak else None,
+        "streak_seconds": streak[1] if streak else None,
         "best_eval": max(e[2] for e in evals),
         "final_eval": final,
         "seconds": seconds,
