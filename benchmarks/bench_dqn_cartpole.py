@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import platform
 import resource
 import statistics
@@ -121,14 +123,13 @@ def tax_worker(kind: str, seed: int, overrides: list[str]) -> dict:
             *overrides,
         ]
     )
-    started = time.perf_counter()
-    if kind == "litrl":
-        from litrl.train import run
+    from benchmarks.plain_dqn import train_plain
+    from litrl.train import run
 
+    started = time.perf_counter()  # imports done: time the training alone
+    if kind == "litrl":
         run(cfg)
     else:
-        from benchmarks.plain_dqn import train_plain
-
         train_plain(cfg)
     return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
@@ -143,7 +144,10 @@ def summarize(
     solved = next((e for e in evals if e[2] >= SOLVED), None)
     # A lucky greedy evaluation is common early on, so also report the first evaluation that
     # starts a streak of three >= SOLVED (the criterion the REINFORCE benchmark uses).
-    streak = next((a for a, b, c in zip(evals, evals[1:], evals[2:]) if min(a[2], b[2], c[2]) >= SOLVED), None)
+    streak = next(
+        (evals[i] for i in range(len(evals) - 2) if min(e[2] for e in evals[i : i + 3]) >= SOLVED),
+        None,
+    )
     return {
         "solved_env_steps": solved[0] if solved else None,
         "solved_seconds": solved[1] if solved else None,
@@ -187,8 +191,13 @@ def main() -> None:
         "--worker", choices=["litrl", "sb3", "tax-litrl", "tax-plain"], help=argparse.SUPPRESS
     )
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--from-json", type=Path, help="only rewrite the report of an earlier run")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        print(report(saved["rows"], saved["tax"], saved.get("command", "")))
+        return
     if args.worker:
         if args.worker == "litrl":
             result = litrl_worker(args.seed, args.override)
@@ -245,39 +254,44 @@ def main() -> None:
     print(text)
 
 
-def report(rows: list[dict], tax: list[dict], args: argparse.Namespace) -> str:
+def report(rows: list[dict], tax: list[dict], command: str) -> str:
+    """The benchmark's markdown: per-seed table, medians under both criteria, framework tax."""
     lines = [
-        f"machine: {platform.processor() or platform.machine()}, {platform.system()} {platform.release()}, "
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
         f"python {platform.python_version()}, torch {torch.__version__}, 1 torch thread",
-        f"command: python -m benchmarks.bench_dqn_cartpole --seeds {' '.join(map(str, args.seeds))}"
-        + (f" --override {' '.join(args.override)}" if args.override else ""),
+        f"command: {command}",
         "",
-        "| seed | litrl steps to 475 | litrl s to 475 | best / final eval | best ckpt eval | env steps/s | peak RSS MB |"
-        " SB3 steps to 475 | SB3 s to 475 | SB3 best / final | s ratio litrl/SB3 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| seed | litrl first ≥475: steps / s | litrl streak: steps / s | litrl best / final | litrl best ckpt "
+        "| litrl env steps/s | litrl peak RSS MB | SB3 first ≥475: steps / s | SB3 streak: steps / s "
+        "| SB3 best / final | s ratio first | s ratio streak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    ratios = []
     for row in rows:
         lit, sb3 = row["litrl"], row.get("sb3", {})
-        ratio = None
-        if lit["solved_seconds"] and sb3.get("solved_seconds"):
-            ratio = lit["solved_seconds"] / sb3["solved_seconds"]
-            ratios.append(ratio)
         lines.append(
-            f"| {row['seed']} | {lit['solved_env_steps'] or '—'} | {fmt(lit['solved_seconds'])} | "
+            f"| {row['seed']} | {_solve(lit, 'solved')} | {_solve(lit, 'streak')} | "
             f"{fmt(lit['best_eval'])} / {fmt(lit['final_eval'])} | {fmt(lit['best_checkpoint_eval'])} | "
             f"{fmt(lit['env_steps_per_sec'], 0)} | {fmt(lit['peak_rss_mb'], 0)} | "
-            f"{sb3.get('solved_env_steps') or '—'} | {fmt(sb3.get('solved_seconds'))} | "
-            f"{fmt(sb3.get('best_eval'))} / {fmt(sb3.get('final_eval'))} | {fmt(ratio, 2)} |"
+            f"{_solve(sb3, 'solved')} | {_solve(sb3, 'streak')} | "
+            f"{fmt(sb3.get('best_eval'))} / {fmt(sb3.get('final_eval'))} | "
+            f"{fmt(_ratio(lit, sb3, 'solved'), 2)} | {fmt(_ratio(lit, sb3, 'streak'), 2)} |"
         )
-    lit_times = [r["litrl"]["solved_seconds"] for r in rows if r["litrl"]["solved_seconds"]]
-    sb3_times = [r["sb3"]["solved_seconds"] for r in rows if r.get("sb3", {}).get("solved_seconds")]
-    lines += [
-        "",
-        f"litrl solved {len(lit_times)}/{len(rows)} seeds, median {fmt(statistics.median(lit_times) if lit_times else None)} s; "
-        f"SB3 solved {len(sb3_times)}/{len(rows)}, median {fmt(statistics.median(sb3_times) if sb3_times else None)} s; "
-        f"median per-seed ratio litrl/SB3 {fmt(statistics.median(ratios) if ratios else None, 2)}",
-    ]
+    lines.append("")
+    for criterion, name in (
+        ("solved", "first eval ≥ 475"),
+        ("streak", "three evals in a row ≥ 475"),
+    ):
+        lit_median = _median_seconds([r["litrl"] for r in rows], criterion)
+        sb3_median = _median_seconds([r.get("sb3", {}) for r in rows], criterion)
+        per_seed = [
+            x for r in rows if (x := _ratio(r["litrl"], r.get("sb3", {}), criterion)) is not None
+        ]
+        lines.append(
+            f"- {name}: litrl {_count(rows, 'litrl', criterion)}/{len(rows)} seeds, median {fmt(lit_median)} s; "
+            f"SB3 {_count(rows, 'sb3', criterion)}/{len(rows)}, median {fmt(sb3_median)} s; "
+            f"ratio of medians {fmt(lit_median / sb3_median if lit_median and sb3_median else None, 2)}, "
+            f"median per-seed ratio {fmt(statistics.median(per_seed) if per_seed else None, 2)}"
+        )
     if tax:
         lines += ["", "| seed | litrl s | plain PyTorch s | ratio |", "|---|---|---|---|"]
         lines += [
@@ -288,6 +302,29 @@ def report(rows: list[dict], tax: list[dict], args: argparse.Namespace) -> str:
             f"\nframework tax (median litrl / plain): {statistics.median(t['ratio'] for t in tax):.3f}"
         )
     return "\n".join(lines)
+
+
+def _solve(result: dict, criterion: str) -> str:
+    steps = result.get(f"{criterion}_env_steps")
+    return "—" if steps is None else f"{steps} / {result[f'{criterion}_seconds']:.1f}"
+
+
+def _ratio(litrl: dict, sb3: dict, criterion: str) -> float | None:
+    lit, ref = litrl.get(f"{criterion}_seconds"), sb3.get(f"{criterion}_seconds")
+    return lit / ref if lit and ref else None
+
+
+def _count(rows: list[dict], who: str, criterion: str) -> int:
+    return sum(r.get(who, {}).get(f"{criterion}_seconds") is not None for r in rows)
+
+
+def _median_seconds(results: list[dict], criterion: str) -> float | None:
+    """Median over seeds; a seed that never met the criterion counts as slower than all others."""
+    if not results or not all(results):
+        return None
+    seconds = [r.get(f"{criterion}_seconds") or math.inf for r in results]
+    median = statistics.median(seconds)
+    return None if math.isinf(median) else median
 
 
 if __name__ == "__main__":
