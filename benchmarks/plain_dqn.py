@@ -29,7 +29,7 @@ class EpsilonGreedy:
 
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
-        actions = self.q_net(obs.flatten(1)).argmax(dim=1)
+        actions = self.q_net(obs).argmax(dim=1)
         if greedy:
             return actions
         a = self.algo

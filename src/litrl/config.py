@@ -1,4 +1,8 @@
-"""Composing the project's Hydra config from Python (tests, benchmarks, notebooks)."""
+"""Composing the project's Hydra config from Python (tests, benchmarks, notebooks).
+
+Besides ``litrl.train``, the only module that knows Hydra: it replaces ``@hydra.main`` for
+callers that want the real config tree without a command line.
+"""
 
 from __future__ import annotations
 

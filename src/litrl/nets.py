@@ -20,12 +20,19 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 def mlp(
     in_features: int, out_features: int, hidden_sizes: Sequence[int], activation: str
 ) -> nn.Sequential:
-    """A fully connected network: ``in -> hidden... -> out``, activation between layers."""
+    """A fully connected network on flattened inputs: ``in -> hidden... -> out``.
+
+    Args:
+        in_features: size of one flattened input.
+        out_features: size of the output (e.g. one Q-value per action).
+        hidden_sizes: widths of the hidden layers, in order.
+        activation: name of the activation between layers (a key of ``ACTIVATIONS``).
+    """
     if activation not in ACTIVATIONS:
         raise ConfigError(
             f"activation={activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}."
         )
-    layers: list[nn.Module] = []
+    layers: list[nn.Module] = [nn.Flatten()]
     width = in_features
     for hidden in hidden_sizes:
         layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]

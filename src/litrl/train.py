@@ -49,11 +49,12 @@ def run(cfg: DictConfig) -> float:
         eval_episodes=cfg.eval.episodes,
         eval_num_envs=cfg.eval.num_envs,
     )
-    loggers = _loggers(cfg, run_dir)
+    callbacks = _callbacks(cfg, run_dir, spec.reward_threshold)
+    loggers = _loggers(cfg, run_dir)  # the first thing that writes to the run dir
     trainer = L.Trainer(
         **cast(dict[str, Any], OmegaConf.to_container(cfg.accelerator)),
         logger=loggers or False,
-        callbacks=_callbacks(cfg, run_dir, spec.reward_threshold),
+        callbacks=callbacks,
         max_epochs=1,
         val_check_interval=datamodule.training_steps_per_eval,
         check_val_every_n_epoch=None,

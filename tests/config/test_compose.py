@@ -1,12 +1,15 @@
 """Every algo x env x accelerator=cpu config composes and builds its objects."""
 
+import inspect
 from pathlib import Path
 
 import pytest
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
+from litrl.algos import DQN
 from litrl.config import CONFIG_DIR, compose_config
+from litrl.data.datamodule import ReplayDataModule
 from litrl.train import build
 
 ALGOS = sorted(p.stem for p in (CONFIG_DIR / "algo").glob("*.yaml"))
@@ -43,10 +46,21 @@ def test_logger_presets_compose(logger: str, tmp_path: Path):
 
 
 def test_n_step_follows_the_algorithm(tmp_path: Path):
-    cfg = compose_config(["algo.n_step=5", f"run_dir={tmp_path}"])
-    assert cfg.algo.data.n_step == 5
+    cfg = compose_config(["algo.n_step=2", f"run_dir={tmp_path}"])
+    assert cfg.algo.data.n_step == 2
 
 
 def test_command_line_accelerator_beats_the_smoke_preset(tmp_path: Path):
     cfg = compose_config(["debug=smoke", "accelerator=gpu", f"run_dir={tmp_path}"])
     assert cfg.accelerator.accelerator == "gpu"
+
+
+def test_constructor_defaults_match_the_yaml_catalog(tmp_path: Path):
+    """Plain-Python users get the same tuned agent as `python train.py` users."""
+    cfg = compose_config([f"run_dir={tmp_path}"])
+    for target, node in ((DQN, cfg.algo), (ReplayDataModule, cfg.algo.data)):
+        for name, parameter in inspect.signature(target.__init__).parameters.items():
+            if name in node and parameter.default is not inspect.Parameter.empty:
+                default = parameter.default
+                expected = list(default) if isinstance(default, tuple) else default
+                assert OmegaConf.to_object(node)[name] == expected, f"{target.__name__}.{name}"

@@ -24,6 +24,10 @@ CASES = {
     "negative gamma": (["algo.gamma=-0.1"], r"algo.gamma=-0.1 "),
     "zero lr": (["algo.lr=0"], r"algo.lr=0 .*\(0.0, inf\]"),
     "n_step zero": (["algo.n_step=0"], r"algo.n_step=0 .*\[1, inf\]"),
+    "collect larger than buffer": (
+        ["algo.data.env_steps_per_collect=4096", "eval.every_env_steps=4096"],
+        r"algo.data.env_steps_per_collect needs 512 steps per env .* holds 256 per env",
+    ),
     "unknown loss": (
         ["algo.loss=l1"],
         r"algo.loss='l1' is unknown; choose one of \['huber', 'mse'\]",

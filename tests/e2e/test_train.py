@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from litrl.algos.dqn import DQN
 from litrl.events import has_hparams, read_scalars
@@ -20,6 +21,8 @@ REQUIRED_TAGS = {
     "train/epsilon",
     "eval/return_mean",
     "eval/return_std",
+    "train/lr",
+    "eval/length_mean",
     "perf/env_steps_per_sec",
 }
 
@@ -53,7 +56,7 @@ def test_train_py_subprocess_logs_to_tensorboard_in_its_run_dir(tmp_path: Path):
     assert set(scalars) >= REQUIRED_TAGS
     steps = [s.step for s in scalars["train/loss"]]
     assert steps == sorted(steps) and steps[-1] >= 1024  # env steps, not updates
-    assert "n_step: 2" in (run_dir / "hparams.yaml").read_text()
+    assert yaml.safe_load((run_dir / "hparams.yaml").read_text())["algo"]["data"]["n_step"] == 2
     assert has_hparams(run_dir)
 
 
@@ -82,3 +85,19 @@ def test_best_checkpoint_tie_goes_to_the_later_evaluation(smoke_cfg, monkeypatch
 def _constant_eval_return(self, batch, batch_idx):
     self.last_eval_return = 500.0
     self.log("eval/return_mean", 500.0, logger=False, batch_size=1)
+
+
+def test_early_stop_ends_the_run_at_the_reward_threshold(smoke_cfg):
+    # CartPole's threshold lowered to what any policy reaches: stop at the first evaluation.
+    cfg = smoke_cfg("early_stop=true", "env.reward_threshold=1", "total_env_steps=4096")
+    run(cfg)
+    evals = read_scalars(Path(cfg.run_dir))["eval/return_mean"]
+    assert [e.step for e in evals] == [768]
+
+
+def test_learning_rate_decays_linearly_to_its_final_fraction(smoke_cfg):
+    cfg = smoke_cfg("algo.lr=0.001", "algo.lr_schedule=linear", "algo.lr_final_fraction=0.25")
+    run(cfg)
+    lrs = [s.value for s in read_scalars(Path(cfg.run_dir))["train/lr"]]
+    assert lrs == sorted(lrs, reverse=True)
+    assert lrs[-1] == pytest.approx(0.00025, rel=1e-3)

@@ -77,22 +77,44 @@ def test_n_step_window_crosses_the_ring_seam_in_time_order():
     assert window.next_obs.item() == 5.0
 
 
-def test_sample_shapes_and_values_come_from_the_buffer():
-    buffer = ReplayBuffer(capacity=8, num_envs=2, obs_shape=(3,))
-    steps = 4
+def test_sample_draws_whole_transitions_from_stored_rows_only():
+    buffer = ReplayBuffer(capacity=64, num_envs=2, obs_shape=(3,))
+    steps = 5  # 10 of 64 slots filled: sampling must stay within them
+    obs = torch.randn(steps, 2, 3)
     buffer.extend(
         Transitions(
-            obs=torch.randn(steps, 2, 3),
-            action=torch.randint(2, (steps, 2)),
-            reward=torch.randn(steps, 2),
-            next_obs=torch.randn(steps, 2, 3),
+            obs=obs,
+            action=torch.arange(steps * 2).reshape(steps, 2),  # action identifies (step, env)
+            reward=torch.arange(steps * 2, dtype=torch.float32).reshape(steps, 2),
+            next_obs=obs + 100,
             terminated=torch.zeros(steps, 2, dtype=torch.bool),
             episode_ended=torch.zeros(steps, 2, dtype=torch.bool),
         )
     )
-    sample = buffer.sample(num_batches=5, batch_size=7, n_step=2)
-    assert sample.obs.shape == (5, 7, 3)
-    assert sample.rewards.shape == (5, 7, 2)
-    stored = buffer.obs.reshape(-1, 3)
-    for obs in sample.obs.reshape(-1, 3):
-        assert (stored == obs).all(dim=1).any()
+    sample = buffer.sample(num_batches=5, batch_size=40, n_step=1)
+    assert sample.obs.shape == (5, 40, 3) and sample.rewards.shape == (5, 40, 1)
+    action = sample.action.flatten()
+    assert set(action.tolist()) == set(range(10))  # all stored, nothing beyond
+    step, env = action // 2, action % 2
+    assert torch.equal(sample.obs.reshape(-1, 3), obs[step, env])
+    assert torch.equal(sample.rewards.flatten(), action.float())
+    assert torch.equal(sample.next_obs.reshape(-1, 3), obs[step, env] + 100)
+
+
+def test_windows_follow_their_own_env_column():
+    buffer = ReplayBuffer(capacity=8, num_envs=2, obs_shape=(1,))
+    rewards = torch.tensor([[1.0, 10.0], [2.0, 20.0], [4.0, 40.0]])
+    ended = torch.tensor([[False, True], [False, False], [False, False]])
+    buffer.extend(
+        Transitions(
+            obs=torch.zeros(3, 2, 1),
+            action=torch.zeros(3, 2, dtype=torch.long),
+            reward=rewards,
+            next_obs=torch.zeros(3, 2, 1),
+            terminated=ended,
+            episode_ended=ended,
+        )
+    )
+    windows = buffer._windows(torch.tensor([0, 0]), torch.tensor([0, 1]), n_step=3)
+    assert windows.rewards.tolist() == [[1.0, 2.0, 4.0], [10.0, 0.0, 0.0]]
+    assert windows.bootstrap_steps.tolist() == [3, 1]

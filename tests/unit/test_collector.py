@@ -1,9 +1,11 @@
 """Collector: truncation vs termination at the vector-env boundary, episode stats, evaluation."""
 
+import gymnasium as gym
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from litrl.data.collector import Collector, evaluate
+from litrl.envs import EnvFactory
 from tests.toy_envs import CountingEnv
 
 
@@ -45,9 +47,20 @@ def test_finished_episodes_and_env_steps_are_counted():
     assert collector.pop_finished_episodes().returns.numel() == 0
 
 
-def test_evaluate_runs_exactly_the_requested_episodes():
+def test_evaluate_gives_each_env_a_fixed_quota_not_first_to_finish():
+    # env 0 finishes in 2 steps, env 1 in 9: "first 6 to finish" would be mostly env 0's
     envs = SyncVectorEnv(
-        [lambda: CountingEnv(length=5)] * 3, autoreset_mode=AutoresetMode.SAME_STEP
+        [lambda: CountingEnv(length=2), lambda: CountingEnv(length=9)],
+        autoreset_mode=AutoresetMode.SAME_STEP,
     )
-    episodes = evaluate(FirstAction(), envs, episodes=7, seed=0, device=torch.device("cpu"))
-    assert episodes.returns.tolist() == [5.0] * 7
+    episodes = evaluate(FirstAction(), envs, episodes=6, seed=0, device=torch.device("cpu"))
+    assert sorted(episodes.returns.tolist()) == [2.0, 2.0, 2.0, 9.0, 9.0, 9.0]
+
+
+def test_env_factory_vector_envs_report_the_true_final_obs():
+    gym.register("litrl-test/Counting-v0", entry_point=CountingEnv, kwargs={"length": 2})
+    envs = EnvFactory("litrl-test/Counting-v0").make_vector(2)
+    collector = Collector(envs, torch.device("cpu"), seed=0)
+    chunk = collector.collect(FirstAction(), 3)
+    assert chunk.next_obs[:, 0, 0].tolist() == [1.0, 2.0, 1.0]  # 2.0 is the truncated episode's end
+    assert chunk.obs[:, 0, 0].tolist() == [0.0, 1.0, 0.0]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from litrl.algos.dqn import DQN, td_loss
+from litrl.algos.dqn import DQN, td_loss, td_target
 from litrl.algos.schedules import decay
 from litrl.data.buffers import NStepSample
 
@@ -22,52 +22,63 @@ class QTable(nn.Module):
         return self.table[obs[:, 0].long()]
 
 
-ONLINE = QTable([[0.0, 0.0], [1.0, 3.0]])  # online prefers action 1 in state 1
-TARGET = QTable([[0.0, 0.0], [5.0, 2.0]])  # target prefers action 0 in state 1
+# rows are states 0, 1, 2; columns actions 0, 1
+ONLINE = QTable([[10.0, 20.0], [1.0, 3.0], [6.0, 4.0]])  # prefers a=1 in s1, a=0 in s2
+TARGET = QTable([[0.0, 0.0], [5.0, 2.0], [1.0, 7.0]])  # prefers a=0 in s1, a=1 in s2
 
 
-def one_transition(rewards, terminated=False, steps=1):
+def transitions(rewards, next_states, actions=(1, 0), terminated=(False, False), steps=(1, 1)):
+    """A batch of transitions that all start in state 0."""
     return NStepSample(
-        obs=torch.tensor([[0.0]]),
-        action=torch.tensor([0]),
-        rewards=torch.tensor([rewards]),
-        next_obs=torch.tensor([[1.0]]),
-        terminated=torch.tensor([terminated]),
-        bootstrap_steps=torch.tensor([steps]),
+        obs=torch.zeros(len(next_states), 1),
+        action=torch.tensor(actions),
+        rewards=torch.tensor(rewards),
+        next_obs=torch.tensor(next_states, dtype=torch.float32).unsqueeze(1),
+        terminated=torch.tensor(terminated),
+        bootstrap_steps=torch.tensor(steps),
     )
 
 
-def td_target_of(batch, double_q, gamma=0.5):
-    # Q(s0, a0) = 0, so the MSE loss is the squared target itself.
-    loss, _ = td_loss(ONLINE, TARGET, batch, gamma, double_q, "mse")
-    return math.sqrt(loss.item())
+ONE_STEP = transitions(rewards=[[1.0], [2.0]], next_states=[1, 2])
 
 
 def test_vanilla_target_takes_the_target_nets_max():
-    # r + gamma * max_a Q_target(s1, a) = 1 + 0.5 * 5
-    assert td_target_of(one_transition([1.0]), double_q=False) == pytest.approx(3.5)
+    # r + 0.5 * max_a Q_target(s', a): 1 + 0.5*5 and 2 + 0.5*7
+    targets = td_target(ONLINE, TARGET, ONE_STEP, gamma=0.5, double_q=False)
+    assert targets.tolist() == pytest.approx([3.5, 5.5])
 
 
 def test_double_q_values_the_online_nets_choice_with_the_target_net():
-    # online argmax in s1 is action 1; Q_target(s1, 1) = 2 -> 1 + 0.5 * 2
-    assert td_target_of(one_transition([1.0]), double_q=True) == pytest.approx(2.0)
+    # online picks a=1 in s1 and a=0 in s2: 1 + 0.5*Q_target(s1,1)=2 and 2 + 0.5*Q_target(s2,0)=1
+    targets = td_target(ONLINE, TARGET, ONE_STEP, gamma=0.5, double_q=True)
+    assert targets.tolist() == pytest.approx([2.0, 2.5])
+
+
+def test_loss_compares_the_q_value_of_the_action_taken():
+    loss, q_taken = td_loss(ONLINE, TARGET, ONE_STEP, gamma=0.5, double_q=True, loss="mse")
+    assert q_taken.tolist() == [20.0, 10.0]  # Q(s0, a=1) and Q(s0, a=0)
+    assert loss.item() == pytest.approx(((20 - 2.0) ** 2 + (10 - 2.5) ** 2) / 2)
 
 
 def test_n_step_target_discounts_rewards_and_bootstrap():
-    # 1 + 0.5*2 + 0.25*4 + 0.5^3 * Q_target(s3, online argmax = 1) = 3 + 0.125 * 2
-    batch = one_transition([1.0, 2.0, 4.0], steps=3)
-    assert td_target_of(batch, double_q=True) == pytest.approx(3.25)
+    # 1 + 0.5*2 + 0.25*4 + 0.5^3 * Q_target(s1, a=1) = 3 + 0.125 * 2
+    batch = transitions(
+        rewards=[[1.0, 2.0, 4.0], [0.0, 0.0, 8.0]], next_states=[1, 2], steps=(3, 3)
+    )
+    targets = td_target(ONLINE, TARGET, batch, gamma=0.5, double_q=True)
+    assert targets.tolist() == pytest.approx([3.25, 0.25 * 8 + 0.125 * 1])
 
 
-def test_termination_inside_the_window_zeroes_the_bootstrap():
-    # the episode terminated after 2 steps: 1 + 0.5*2, no bootstrap, zero-padded third reward
-    batch = one_transition([1.0, 2.0, 0.0], terminated=True, steps=2)
-    assert td_target_of(batch, double_q=True) == pytest.approx(2.0)
-
-
-def test_truncated_window_bootstraps_with_its_own_length():
-    batch = one_transition([1.0, 2.0, 0.0], terminated=False, steps=2)
-    assert td_target_of(batch, double_q=True) == pytest.approx(2.0 + 0.25 * 2)
+def test_termination_inside_the_window_zeroes_the_bootstrap_truncation_does_not():
+    # both windows end after 2 steps (zero-padded third reward); only the first terminated
+    batch = transitions(
+        rewards=[[1.0, 2.0, 0.0], [1.0, 2.0, 0.0]],
+        next_states=[1, 1],
+        terminated=(True, False),
+        steps=(2, 2),
+    )
+    targets = td_target(ONLINE, TARGET, batch, gamma=0.5, double_q=True)
+    assert targets.tolist() == pytest.approx([2.0, 2.0 + 0.25 * 2])
 
 
 @pytest.mark.parametrize("schedule", ["linear", "exponential"])
@@ -110,14 +121,30 @@ def test_hard_and_soft_target_updates():
             p.add_(1.0)
     dqn.updates = 1
     dqn._update_target()
-    assert not torch.equal(dqn.q_net[0].weight, dqn.target_net[0].weight)
+    assert not torch.equal(dqn.q_net[1].weight, dqn.target_net[1].weight)
     dqn.updates = 2
     dqn._update_target()
-    assert torch.equal(dqn.q_net[0].weight, dqn.target_net[0].weight)
+    assert torch.equal(dqn.q_net[1].weight, dqn.target_net[1].weight)
 
     soft = DQN((2,), 2, target_update="soft", tau=0.25)
-    before = soft.target_net[0].weight.clone()
+    before = soft.target_net[1].weight.clone()
     with torch.no_grad():
-        soft.q_net[0].weight.add_(4.0)
+        soft.q_net[1].weight.add_(4.0)
     soft._update_target()
-    assert torch.allclose(soft.target_net[0].weight, before + 1.0)
+    assert torch.allclose(soft.target_net[1].weight, before + 1.0)
+
+
+def test_image_shaped_observations_are_flattened_for_the_mlp():
+    dqn = DQN((2, 3), 4)
+    obs = torch.randn(5, 2, 3)
+    assert dqn.act(obs, env_steps=0, greedy=True).shape == (5,)
+    batch = NStepSample(
+        obs,
+        torch.zeros(5, dtype=torch.long),
+        torch.ones(5, 2),
+        obs,
+        torch.zeros(5, dtype=torch.bool),
+        torch.full((5,), 2),
+    )
+    loss, _ = td_loss(dqn.q_net, dqn.target_net, batch, gamma=0.9, double_q=True, loss="huber")
+    assert torch.isfinite(loss)

@@ -28,6 +28,33 @@ GRAD_CLIP_MODES = ("value", "norm", "none")
 TARGET_UPDATES = ("hard", "soft")
 
 
+@torch.no_grad()
+def td_target(
+    q_net: nn.Module, target_net: nn.Module, batch: NStepSample, gamma: float, double_q: bool
+) -> Tensor:
+    """The n-step TD target of each transition in ``batch``.
+
+    td_target = sum_k gamma^k r_k + gamma^steps * (1 - terminated) * Q_target(next_obs, a*),
+    with a* chosen by the online network (double Q) or by the target network (vanilla).
+
+    Args:
+        q_net: the online Q-network.
+        target_net: the target Q-network.
+        batch: n-step windows; ``rewards`` is zero past each window's end.
+        gamma: discount factor.
+        double_q: pick a* with the online network.
+    """
+    next_q_target = target_net(batch.next_obs)
+    chooser = q_net(batch.next_obs) if double_q else next_q_target
+    next_action = chooser.argmax(dim=1, keepdim=True)
+    next_value = next_q_target.gather(1, next_action).squeeze(1)
+    discounts = gamma ** torch.arange(batch.rewards.shape[1], device=batch.rewards.device)
+    n_step_return = (batch.rewards * discounts).sum(dim=1)
+    # termination zeroes the bootstrap; truncation (a time limit) does not.
+    bootstrap = gamma**batch.bootstrap_steps * next_value * (~batch.terminated)
+    return n_step_return + bootstrap
+
+
 def td_loss(
     q_net: nn.Module,
     target_net: nn.Module,
@@ -36,24 +63,14 @@ def td_loss(
     double_q: bool,
     loss: str,
 ) -> tuple[Tensor, Tensor]:
-    """The n-step TD loss of one minibatch, and the Q-values of the actions taken.
+    """The TD loss of one minibatch (``loss``: huber or mse), and the Q-values of the actions taken.
 
-    td_target = sum_k gamma^k r_k + gamma^steps * (1 - terminated) * Q_target(next_obs, a*),
-    with a* chosen by the online network (double Q) or the target network (vanilla).
+    Args are those of ``td_target``, plus the loss name.
     """
     q_values = q_net(batch.obs)
     q_taken = q_values.gather(1, batch.action.unsqueeze(1)).squeeze(1)
-    with torch.no_grad():
-        next_q_target = target_net(batch.next_obs)
-        chooser = q_net(batch.next_obs) if double_q else next_q_target
-        next_action = chooser.argmax(dim=1, keepdim=True)
-        next_value = next_q_target.gather(1, next_action).squeeze(1)
-        discounts = gamma ** torch.arange(batch.rewards.shape[1], device=batch.rewards.device)
-        n_step_return = (batch.rewards * discounts).sum(dim=1)
-        # termination zeroes the bootstrap; truncation (a time limit) does not.
-        bootstrap = gamma**batch.bootstrap_steps * next_value * (~batch.terminated)
-        td_target = n_step_return + bootstrap
-    return LOSSES[loss](q_taken, td_target), q_taken
+    target = td_target(q_net, target_net, batch, gamma, double_q)
+    return LOSSES[loss](q_taken, target), q_taken
 
 
 class DQN(L.LightningModule):
@@ -72,12 +89,12 @@ class DQN(L.LightningModule):
         activation: hidden-layer activation (relu, tanh, elu, gelu, silu).
         lr: AdamW learning rate.
         lr_schedule: constant, or linear / exponential decay towards ``lr * lr_final_fraction``
-            over the whole run.
-        lr_final_fraction: the learning rate at the end, as a fraction of ``lr``.
+            over the whole run (exponential: the gap to it shrinks by 1/e over the run).
+        lr_final_fraction: linear: the learning rate at the end, as a fraction of ``lr``.
         amsgrad: use the AMSGrad variant of AdamW.
         weight_decay: AdamW's decoupled weight decay.
         gamma: discount factor in [0, 1].
-        n_step: rewards summed before bootstrapping; must equal the data side's ``n_step``.
+        n_step: rewards summed before bootstrapping; the replay windows must have this length.
         double_q: choose the bootstrap action with the online network (double Q-learning).
         loss: huber (SmoothL1) or mse.
         grad_clip_mode: value, norm or none.
@@ -132,6 +149,7 @@ class DQN(L.LightningModule):
         self.env_steps = 0
         self.updates = 0
         self.last_eval_return = float("nan")
+        self._last_env_steps_per_sec = 0.0
         self._reset_log_window()
 
     @staticmethod
@@ -161,7 +179,7 @@ class DQN(L.LightningModule):
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Epsilon-greedy actions for a batch of observations (greedy when asked)."""
-        actions = self.q_net(obs.flatten(1)).argmax(dim=1)
+        actions = self.q_net(obs).argmax(dim=1)
         if greedy:
             return actions
         explore = torch.rand(actions.shape[0], device=obs.device) < self.epsilon(env_steps)
@@ -174,6 +192,11 @@ class DQN(L.LightningModule):
         optimizer = cast(LightningOptimizer, self.optimizers())
         hp = self.hp
         sample = batch.sample
+        if sample.rewards.shape[-1] != hp.n_step:
+            raise ConfigError(
+                f"algo.n_step={hp.n_step} but the replay windows hold {sample.rewards.shape[-1]} "
+                "steps; set the DataModule's n_step to the same value."
+            )
         for i in range(sample.action.shape[0]):
             minibatch = NStepSample(*(field[i] for field in sample))
             loss, q_taken = td_loss(
@@ -181,7 +204,7 @@ class DQN(L.LightningModule):
             )
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
-            self._clip_gradients()
+            self._clip_gradients(optimizer)
             optimizer.step()
             self.updates += 1
             self._update_target()
@@ -195,12 +218,14 @@ class DQN(L.LightningModule):
         if self.env_steps >= self._next_log_env_steps:
             self._write_train_metrics()
 
-    def _clip_gradients(self) -> None:
-        mode, limit = self.hp.grad_clip_mode, self.hp.grad_clip
-        if mode == "value":
-            nn.utils.clip_grad_value_(self.q_net.parameters(), limit)
-        elif mode == "norm":
-            nn.utils.clip_grad_norm_(self.q_net.parameters(), limit)
+    def _clip_gradients(self, optimizer: LightningOptimizer) -> None:
+        # Lightning's clip_gradients unscales mixed-precision gradients before clipping.
+        if self.hp.grad_clip_mode != "none":
+            self.clip_gradients(
+                optimizer.optimizer,
+                gradient_clip_val=self.hp.grad_clip,
+                gradient_clip_algorithm=self.hp.grad_clip_mode,
+            )
 
     @torch.no_grad()
     def _update_target(self) -> None:
@@ -229,7 +254,7 @@ class DQN(L.LightningModule):
 
     def validation_step(self, batch: Episodes, batch_idx: int) -> None:
         returns = batch.returns.float()
-        mean, std = returns.mean().item(), returns.std(unbiased=False).item()
+        mean, std = returns.mean().item(), returns.std(correction=0).item()
         self.last_eval_return = mean
         self.log("eval/return_mean", mean, logger=False, batch_size=len(returns))
         self._write_metrics(
@@ -258,11 +283,13 @@ class DQN(L.LightningModule):
         self._episode_lengths: list[int] = []
         self._window_start = (time.perf_counter(), self.env_steps)
         self._next_log_env_steps = self.env_steps + self.hp.log_every_env_steps
-        if not hasattr(self, "_last_env_steps_per_sec"):
-            self._last_env_steps_per_sec = 0.0
 
     def on_train_start(self) -> None:
         self._reset_log_window()
+
+    def on_train_end(self) -> None:
+        if self._updates_in_window:  # the budget rarely ends on a log boundary
+            self._write_train_metrics()
 
     def _write_train_metrics(self) -> None:
         started, start_env_steps = self._window_start

@@ -119,6 +119,7 @@ class ReplayDataModule(L.LightningDataModule):
 
     def _check_sizes(self) -> None:
         check_range("algo.data.num_envs", self.num_envs, 1, math.inf)
+        check_range("algo.data.buffer_capacity", self.buffer_capacity, self.num_envs, math.inf)
         check_range("algo.data.batch_size", self.batch_size, 1, self.buffer_capacity)
         check_range("algo.data.n_step", self.n_step, 1, math.inf)
         check_range("algo.data.updates_per_collect", self.updates_per_collect, 0, math.inf)
@@ -130,6 +131,17 @@ class ReplayDataModule(L.LightningDataModule):
                 f"algo.data.env_steps_per_collect={self.env_steps_per_collect} must be a positive "
                 f"multiple of algo.data.num_envs={self.num_envs}."
             )
+        rows_per_env = self.buffer_capacity // self.num_envs
+        for field, steps_per_env in (
+            ("algo.data.env_steps_per_collect", self.env_steps_per_collect // self.num_envs),
+            ("algo.data.warmup_env_steps", math.ceil(self.warmup_env_steps / self.num_envs)),
+        ):
+            if steps_per_env > rows_per_env:
+                raise ConfigError(
+                    f"{field} needs {steps_per_env} steps per env in the buffer, which holds "
+                    f"{rows_per_env} per env (algo.data.buffer_capacity={self.buffer_capacity} over "
+                    f"{self.num_envs} envs); raise the capacity or lower {field}."
+                )
         if self.eval_every_env_steps % self.env_steps_per_collect:
             raise ConfigError(
                 f"eval.every_env_steps={self.eval_every_env_steps} must be a multiple of "
@@ -153,9 +165,10 @@ class ReplayDataModule(L.LightningDataModule):
         if self.collector is not None:
             return
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        spec = self.env.spec()
         self.collector = Collector(self.env.make_vector(self.num_envs), device, self.seed)
-        self.buffer = ReplayBuffer(self.buffer_capacity, self.num_envs, spec.obs_shape, device)
+        if self.buffer is None:
+            spec = self.env.spec()
+            self.buffer = ReplayBuffer(self.buffer_capacity, self.num_envs, spec.obs_shape, device)
         self.eval_envs = self.env.make_vector(self.eval_num_envs)
         if self.actor is None and self.trainer is not None:
             self.actor = cast(Actor, self.trainer.lightning_module)
@@ -191,7 +204,8 @@ class ReplayDataModule(L.LightningDataModule):
         return evaluate(self.actor, self.eval_envs, self.eval_episodes, seed, self.collector.device)
 
     def teardown(self, stage: str) -> None:
-        """Closes the envs."""
+        """Closes the envs; a later ``setup`` builds fresh ones (the buffer is kept)."""
         if self.collector is not None:
             self.collector.envs.close()
             self.eval_envs.close()
+            self.collector = None
