@@ -25,7 +25,7 @@ install: $(STAMP) ## create .venv and install litrl (re-runs when pyproject.toml
 train: $(STAMP) ## train DQN on CartPole (extra overrides: make train ARGS="seed=1")
 	$(BIN)/python train.py algo=dqn env=cartpole $(ARGS)
 
-test: $(STAMP) ## the fast test suite (a few minutes on 2 cores)
+test: $(STAMP) ## the fast test suite (about a minute on 2 cores)
 	$(BIN)/python -m pytest
 
 test-all: $(STAMP) ## every test, the slow learning tests included
@@ -34,7 +34,7 @@ test-all: $(STAMP) ## every test, the slow learning tests included
 smoke: $(STAMP) ## a few seconds of training on CPU
 	$(BIN)/python train.py debug=smoke
 
-bench: $(STAMP) ## benchmarks (~15 min): DQN CartPole vs SB3 and plain PyTorch, then the slow tests
+bench: $(STAMP) ## benchmarks (~12 min): DQN CartPole vs SB3 and plain PyTorch, then the slow tests
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.bench_dqn_cartpole
 	$(BIN)/python -m pytest -m slow
