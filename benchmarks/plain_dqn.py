@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from litrl.algos.dqn import td_loss
+from litrl.algos.dqn import make_optimizer, soft_update, td_loss
 from litrl.algos.schedules import decay
 from litrl.data.buffers import ReplayBuffer
 from litrl.data.collector import Collector, evaluate
@@ -50,9 +50,7 @@ def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
     target_net = mlp(math.prod(spec.obs_shape), spec.n_actions, algo.hidden_sizes, algo.activation)
     target_net.load_state_dict(q_net.state_dict())
     target_net.requires_grad_(False)
-    optimizer = torch.optim.AdamW(
-        q_net.parameters(), lr=algo.lr, amsgrad=algo.amsgrad, weight_decay=algo.weight_decay
-    )
+    optimizer = make_optimizer(q_net.parameters(), algo.lr, algo.amsgrad, algo.weight_decay)
     device = torch.device("cpu")
     collector = Collector(env.make_vector(data.num_envs), device, cfg.seed)
     eval_envs = env.make_vector(min(cfg.eval.num_envs, cfg.eval.episodes))
@@ -86,10 +84,7 @@ def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
             updates += 1
             with torch.no_grad():
                 if algo.target_update == "soft":
-                    for target, online in zip(
-                        target_net.parameters(), q_net.parameters(), strict=True
-                    ):
-                        target.lerp_(online, algo.tau)
+                    soft_update(target_net, q_net, algo.tau)
                 elif updates % algo.target_update_every_updates == 0:
                     target_net.load_state_dict(q_net.state_dict())
         scheduler.step()
