@@ -246,10 +246,9 @@ def main() -> None:
                 }
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps({"rows": rows, "tax": tax, "overrides": args.override}, indent=1)
-    )
-    text = report(rows, tax, args)
+    command = " ".join(["python -m benchmarks.bench_dqn_cartpole", *sys.argv[1:]])
+    args.out.write_text(json.dumps({"rows": rows, "tax": tax, "command": command}, indent=1))
+    text = report(rows, tax, command)
     args.out.with_suffix(".md").write_text(text + "\n")
     print(text)
 

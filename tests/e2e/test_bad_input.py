@@ -17,15 +17,19 @@ CASES = {
         r"DQN needs a Discrete action space.*Pendulum-v1.*Box",
     ),
     "batch larger than buffer": (
-        ["algo.data.batch_size=4096"],
-        r"algo.data.batch_size=4096 .*\[1, 2048\]",
+        ["algo.data.batch_size=200000"],
+        r"algo.data.batch_size=200000 .*\[1, 100000\]",
     ),
     "gamma above one": (["algo.gamma=1.5"], r"algo.gamma=1.5 .*\[0.0, 1.0\]"),
     "negative gamma": (["algo.gamma=-0.1"], r"algo.gamma=-0.1 "),
     "zero lr": (["algo.lr=0"], r"algo.lr=0 .*\(0.0, inf\]"),
     "n_step zero": (["algo.n_step=0"], r"algo.n_step=0 .*\[1, inf\]"),
     "collect larger than buffer": (
-        ["algo.data.env_steps_per_collect=4096", "eval.every_env_steps=4096"],
+        [
+            "algo.data.buffer_capacity=2048",
+            "algo.data.env_steps_per_collect=4096",
+            "eval.every_env_steps=4096",
+        ],
         r"algo.data.env_steps_per_collect needs 512 steps per env .* holds 256 per env",
     ),
     "unknown loss": (

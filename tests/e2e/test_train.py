@@ -35,8 +35,8 @@ def test_tiny_run_in_process_writes_metrics_and_checkpoints(smoke_cfg, tmp_path:
     assert set(scalars) >= REQUIRED_TAGS
     evals = scalars["eval/return_mean"]
     assert final_return == pytest.approx(evals[-1].value)
-    # x-axis is env steps: warm-up 256 + one eval interval of 512 per evaluation
-    assert [e.step for e in evals] == [768, 1280]
+    # x-axis is env steps: warm-up 1000 + one eval interval of 1024 per evaluation
+    assert [e.step for e in evals] == [2024, 3048]
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
 
@@ -55,7 +55,7 @@ def test_train_py_subprocess_logs_to_tensorboard_in_its_run_dir(tmp_path: Path):
     scalars = read_scalars(run_dir)
     assert set(scalars) >= REQUIRED_TAGS
     steps = [s.step for s in scalars["train/loss"]]
-    assert steps == sorted(steps) and steps[-1] >= 1024  # env steps, not updates
+    assert steps == sorted(steps) and steps[-1] >= 3048  # env steps, not updates
     assert yaml.safe_load((run_dir / "hparams.yaml").read_text())["algo"]["data"]["n_step"] == 2
     assert has_hparams(run_dir)
 
@@ -76,10 +76,10 @@ def test_help_lists_the_config_groups():
 
 def test_best_checkpoint_tie_goes_to_the_later_evaluation(smoke_cfg, monkeypatch):
     monkeypatch.setattr(DQN, "validation_step", _constant_eval_return)
-    cfg = smoke_cfg("total_env_steps=2048")
+    cfg = smoke_cfg("total_env_steps=4096")
     run(cfg)
     best = torch.load(Path(cfg.run_dir) / "checkpoints" / "best.ckpt", weights_only=False)
-    assert best["litrl"]["env_steps"] == 2304  # the last of four equal evaluations
+    assert best["litrl"]["env_steps"] == 5096  # the last of four equal evaluations
 
 
 def _constant_eval_return(self, batch, batch_idx):
@@ -92,7 +92,7 @@ def test_early_stop_ends_the_run_at_the_reward_threshold(smoke_cfg):
     cfg = smoke_cfg("early_stop=true", "env.reward_threshold=1", "total_env_steps=4096")
     run(cfg)
     evals = read_scalars(Path(cfg.run_dir))["eval/return_mean"]
-    assert [e.step for e in evals] == [768]
+    assert [e.step for e in evals] == [2024]
 
 
 def test_learning_rate_decays_linearly_to_its_final_fraction(smoke_cfg):

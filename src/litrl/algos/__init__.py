@@ -1,5 +1,6 @@
 """Algorithms as LightningModules."""
 
 from litrl.algos.dqn import DQN
+from litrl.algos.reinforce import Reinforce
 
-__all__ = ["DQN"]
+__all__ = ["DQN", "Reinforce"]

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-import lightning as L
 import torch
 from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.core.optimizer import LightningOptimizer
@@ -15,9 +13,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
+from litrl.algos.base import RLModule
 from litrl.algos.schedules import check_schedule, decay
 from litrl.data.buffers import NStepSample
-from litrl.data.collector import Episodes
 from litrl.data.datamodule import RolloutBatch
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_range
@@ -86,7 +84,7 @@ def soft_update(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(list(target_net.parameters()), list(q_net.parameters()), tau)
 
 
-class DQN(L.LightningModule):
+class DQN(RLModule):
     """Deep Q-learning with target network, double Q, n-step returns and epsilon-greedy acting.
 
     Paper: Mnih et al., "Human-level control through deep reinforcement learning", Nature 2015;
@@ -148,7 +146,7 @@ class DQN(L.LightningModule):
         epsilon_decay_env_steps: int = 5_000,
         log_every_env_steps: int = 1_024,
     ) -> None:
-        super().__init__()
+        super().__init__(log_every_env_steps)
         _check_arguments(locals())
         self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
         self.hp = cast(AttributeDict, self.hparams)
@@ -159,11 +157,6 @@ class DQN(L.LightningModule):
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
         self.n_actions = n_actions
-        self.env_steps = 0
-        self.updates = 0
-        self.last_eval_return = float("nan")
-        self._last_env_steps_per_sec = 0.0
-        self._reset_log_window()
 
     @staticmethod
     def check_env(env: EnvFactory) -> EnvSpec:
@@ -221,15 +214,12 @@ class DQN(L.LightningModule):
             optimizer.step()
             self.updates += 1
             self._update_target()
-            self._loss_sum += loss.detach()
-            self._q_sum += q_taken.detach().mean()
-        self._updates_in_window += sample.action.shape[0]
+            self.accumulate("train/loss", loss)
+            self.accumulate("train/q_mean", q_taken.mean())
         cast(LRScheduler, self.lr_schedulers()).step()
-        self.env_steps = batch.env_steps
-        self._episode_returns += batch.episode_returns
-        self._episode_lengths += batch.episode_lengths
-        if self.env_steps >= self._next_log_env_steps:
-            self._write_train_metrics()
+        self.finish_training_step(
+            batch.env_steps, sample.action.shape[0], batch.episode_returns, batch.episode_lengths
+        )
 
     def _clip_gradients(self, optimizer: LightningOptimizer) -> None:
         # Lightning's clip_gradients unscales mixed-precision gradients before clipping.
@@ -258,83 +248,11 @@ class DQN(L.LightningModule):
 
         return [optimizer], [torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)]
 
-    # ---- evaluation ---------------------------------------------------------------------
-
-    def validation_step(self, batch: Episodes, batch_idx: int) -> None:
-        returns = batch.returns.float()
-        mean, std = returns.mean().item(), returns.std(correction=0).item()
-        self.last_eval_return = mean
-        self.log("eval/return_mean", mean, logger=False, batch_size=len(returns))
-        self._write_metrics(
-            {
-                "eval/return_mean": mean,
-                "eval/return_std": std,
-                "eval/length_mean": batch.lengths.float().mean().item(),
-            }
-        )
-
-    # ---- logging ------------------------------------------------------------------------
-
-    def progress_metrics(self) -> dict[str, float | int]:
-        """What the progress bar shows."""
-        metrics: dict[str, float | int] = {"env_steps": self.env_steps}
-        if not math.isnan(self.last_eval_return):
-            metrics["eval_return"] = round(self.last_eval_return, 1)
-        metrics["env_steps/s"] = round(self._last_env_steps_per_sec)
-        return metrics
-
-    def _reset_log_window(self) -> None:
-        self._loss_sum = torch.zeros((), device=self.device)
-        self._q_sum = torch.zeros((), device=self.device)
-        self._updates_in_window = 0
-        self._episode_returns: list[float] = []
-        self._episode_lengths: list[int] = []
-        self._window_start = (time.perf_counter(), self.env_steps)
-        self._next_log_env_steps = self.env_steps + self.hp.log_every_env_steps
-
-    def on_train_start(self) -> None:
-        self._reset_log_window()
-
-    def on_train_end(self) -> None:
-        if self._updates_in_window:  # the budget rarely ends on a log boundary
-            self._write_train_metrics()
-
-    def _write_train_metrics(self) -> None:
-        started, start_env_steps = self._window_start
-        self._last_env_steps_per_sec = (self.env_steps - start_env_steps) / (
-            time.perf_counter() - started
-        )
-        metrics = {
+    def window_metrics(self) -> dict[str, float]:
+        return {
             "train/epsilon": self.epsilon(self.env_steps),
             "train/lr": cast(LightningOptimizer, self.optimizers()).param_groups[0]["lr"],
-            "train/updates": float(self.updates),
-            "perf/env_steps_per_sec": self._last_env_steps_per_sec,
         }
-        if self._updates_in_window:
-            metrics["train/loss"] = self._loss_sum.item() / self._updates_in_window
-            metrics["train/q_mean"] = self._q_sum.item() / self._updates_in_window
-        if self._episode_returns:
-            metrics["train/episode_return"] = sum(self._episode_returns) / len(
-                self._episode_returns
-            )
-            metrics["train/episode_length"] = sum(self._episode_lengths) / len(
-                self._episode_lengths
-            )
-        self._write_metrics(metrics)
-        self._reset_log_window()
-
-    def _write_metrics(self, metrics: dict[str, float]) -> None:
-        """Writes to every logger with env steps as the x-axis (Lightning's own is updates)."""
-        for logger in self.loggers:
-            logger.log_metrics(metrics, step=self.env_steps)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["litrl"] = {"env_steps": self.env_steps, "updates": self.updates}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        counters = checkpoint.get("litrl", {})
-        self.env_steps = counters.get("env_steps", 0)
-        self.updates = counters.get("updates", 0)
 
 
 def _check_arguments(args: dict[str, Any]) -> None:

@@ -77,6 +77,10 @@ class Collector:
             episode_ended=torch.from_numpy(terminated | truncated),
         )
 
+    def episode_lengths(self) -> np.ndarray:
+        """Steps each env's current episode has taken (0 right after a reset)."""
+        return self._running_length.copy()
+
     def pop_finished_episodes(self) -> Episodes:
         """Episodes finished since the last call."""
         episodes = Episodes(

@@ -1,4 +1,9 @@
-"""The env-rollout DataModule: owns the envs and the replay buffer, feeds chunks of updates."""
+"""Env-rollout DataModules: they own the envs and feed each training step a chunk of experience.
+
+``ReplayDataModule`` (off-policy, DQN) stores env steps in a replay buffer and samples
+minibatches; ``OnPolicyDataModule`` (REINFORCE) hands over the rollout just collected. Both
+share ``EnvRolloutDataModule``: envs, the budget in env steps, and greedy evaluation.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,39 @@ from typing import Any, NamedTuple, cast
 
 import lightning as L
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
-from litrl.data.buffers import NStepSample, ReplayBuffer
+from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
 from litrl.data.collector import Actor, Collector, Episodes, evaluate
 from litrl.envs import EnvFactory
 from litrl.errors import ConfigError, check_range
 
 
 class RolloutBatch(NamedTuple):
-    """What one ``training_step`` consumes: a chunk of env steps has just been collected.
+    """What one DQN ``training_step`` consumes: a chunk of env steps has just been collected.
 
     ``sample`` holds ``updates_per_collect`` minibatches. Episode stats are plain Python
     lists so that Lightning leaves them on the host.
     """
 
     sample: NStepSample
+    env_steps: int
+    episode_returns: list[float]
+    episode_lengths: list[int]
+
+
+class TrajectoryBatch(NamedTuple):
+    """What one on-policy ``training_step`` consumes: the rollout its parameters just collected.
+
+    ``transitions`` is time-major ``(steps, num_envs, ...)``; ``fresh_start`` marks the envs
+    whose episode began with this rollout; ``policy_version`` is the actor's version when it
+    collected the rollout.
+    """
+
+    transitions: Transitions
+    fresh_start: Tensor
+    policy_version: int
     env_steps: int
     episode_returns: list[float]
     episode_lengths: list[int]
@@ -55,7 +77,123 @@ def _loader(dataset: _SizedIterable) -> DataLoader:
     return DataLoader(dataset, batch_size=None, collate_fn=_as_is, generator=torch.Generator())
 
 
-class ReplayDataModule(L.LightningDataModule):
+class EnvRolloutDataModule(L.LightningDataModule):
+    """Owns the training and evaluation envs; yields one item per training step.
+
+    Subclasses implement ``next_batch()``.
+
+    Args:
+        env: makes the training and evaluation envs.
+        num_envs: training envs stepped in lock-step.
+        env_steps_per_collect: env steps (all envs together) collected per training step.
+        total_env_steps: the run's budget (warm-up included).
+        eval_every_env_steps: env steps between greedy evaluations; the budget is rounded up
+            to a whole number of these, so a run always ends with an evaluation.
+        eval_episodes: greedy episodes per evaluation.
+        eval_num_envs: envs the evaluation episodes are spread over.
+        seed: seeds the training envs; evaluation envs get ``seed + 10_000 + evaluation index``.
+        actor: acts in the envs; defaults to the trainer's LightningModule.
+    """
+
+    warmup_env_steps = 0
+
+    def __init__(
+        self,
+        env: EnvFactory,
+        num_envs: int,
+        env_steps_per_collect: int,
+        total_env_steps: int,
+        eval_every_env_steps: int,
+        eval_episodes: int,
+        eval_num_envs: int,
+        seed: int,
+        actor: Actor | None,
+    ) -> None:
+        super().__init__()
+        self.env = env
+        self.num_envs = num_envs
+        self.env_steps_per_collect = env_steps_per_collect
+        self.total_env_steps = total_env_steps
+        self.eval_every_env_steps = eval_every_env_steps
+        self.eval_episodes = eval_episodes
+        self.eval_num_envs = min(eval_num_envs, eval_episodes)
+        self.seed = seed
+        self.actor = actor
+        self.evaluations_done = 0
+        self.collector: Collector | None = None
+
+    def _check_sizes(self) -> None:
+        check_range("algo.data.num_envs", self.num_envs, 1, math.inf)
+        check_range("eval.episodes", self.eval_episodes, 1, math.inf)
+        check_range("eval.every_env_steps", self.eval_every_env_steps, 1, math.inf)
+        if self.env_steps_per_collect < self.num_envs or self.env_steps_per_collect % self.num_envs:
+            raise ConfigError(
+                f"algo.data.env_steps_per_collect={self.env_steps_per_collect} must be a positive "
+                f"multiple of algo.data.num_envs={self.num_envs}."
+            )
+        if self.eval_every_env_steps % self.env_steps_per_collect:
+            raise ConfigError(
+                f"eval.every_env_steps={self.eval_every_env_steps} must be a multiple of "
+                f"algo.data.env_steps_per_collect={self.env_steps_per_collect}."
+            )
+
+    @property
+    def training_steps_per_eval(self) -> int:
+        """Training steps between evaluations."""
+        return self.eval_every_env_steps // self.env_steps_per_collect
+
+    @property
+    def num_training_steps(self) -> int:
+        """Training steps in the budget, rounded up to end on an evaluation."""
+        learning_env_steps = max(self.total_env_steps - self.warmup_env_steps, 1)
+        evals = math.ceil(learning_env_steps / self.eval_every_env_steps)
+        return evals * self.training_steps_per_eval
+
+    @property
+    def steps_per_env(self) -> int:
+        """Vector steps per collect."""
+        return self.env_steps_per_collect // self.num_envs
+
+    def setup(self, stage: str) -> None:
+        """Builds the envs on the trainer's device (once per fit)."""
+        if self.collector is not None:
+            return
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        self.collector = Collector(self.env.make_vector(self.num_envs), device, self.seed)
+        self.eval_envs = self.env.make_vector(self.eval_num_envs)
+        if self.actor is None and self.trainer is not None:
+            self.actor = cast(Actor, self.trainer.lightning_module)
+        self._setup_storage(device)
+
+    def _setup_storage(self, device: torch.device) -> None:
+        """Allocates what the subclass keeps between training steps."""
+
+    def next_batch(self) -> Any:
+        """Collects with the actor and returns what one training step consumes."""
+        raise NotImplementedError
+
+    def train_dataloader(self) -> DataLoader:
+        return _loader(_SizedIterable(self.num_training_steps, self.next_batch))
+
+    def val_dataloader(self) -> DataLoader:
+        return _loader(_SizedIterable(1, self.evaluate))
+
+    def evaluate(self) -> Episodes:
+        """Greedy episodes on the evaluation envs, seeded per evaluation for reproducibility."""
+        assert self.actor is not None and self.collector is not None, "call setup() first"
+        seed = self.seed + 10_000 + self.evaluations_done
+        self.evaluations_done += 1
+        return evaluate(self.actor, self.eval_envs, self.eval_episodes, seed, self.collector.device)
+
+    def teardown(self, stage: str) -> None:
+        """Closes the envs; a later ``setup`` builds fresh ones."""
+        if self.collector is not None:
+            self.collector.envs.close()
+            self.eval_envs.close()
+            self.collector = None
+
+
+class ReplayDataModule(EnvRolloutDataModule):
     """Collects env steps with the module's ``act()`` into a replay buffer on the training device.
 
     Each training step first collects ``env_steps_per_collect`` env steps (split across
@@ -72,11 +210,10 @@ class ReplayDataModule(L.LightningDataModule):
         warmup_env_steps: random-action env steps before learning starts.
         n_step: length of the return windows sampled for the targets.
         total_env_steps: the run's budget, warm-up included.
-        eval_every_env_steps: env steps between greedy evaluations; the budget is rounded up
-            to a whole number of these, so a run always ends with an evaluation.
+        eval_every_env_steps: env steps between greedy evaluations (see EnvRolloutDataModule).
         eval_episodes: greedy episodes per evaluation.
         eval_num_envs: envs the evaluation episodes are spread over.
-        seed: seeds the training envs; evaluation envs get ``seed + 10_000 + evaluation index``.
+        seed: seeds the envs.
         actor: acts in the envs; defaults to the trainer's LightningModule.
     """
 
@@ -97,43 +234,28 @@ class ReplayDataModule(L.LightningDataModule):
         seed: int = 0,
         actor: Actor | None = None,
     ) -> None:
-        super().__init__()
-        self.env = env
-        self.num_envs = num_envs
+        super().__init__(
+            env, num_envs, env_steps_per_collect, total_env_steps, eval_every_env_steps,
+            eval_episodes, eval_num_envs, seed, actor,
+        )  # fmt: skip
         self.buffer_capacity = buffer_capacity
         self.batch_size = batch_size
-        self.env_steps_per_collect = env_steps_per_collect
         self.updates_per_collect = updates_per_collect
         self.warmup_env_steps = warmup_env_steps
         self.n_step = n_step
-        self.total_env_steps = total_env_steps
-        self.eval_every_env_steps = eval_every_env_steps
-        self.eval_episodes = eval_episodes
-        self.eval_num_envs = min(eval_num_envs, eval_episodes)
-        self.seed = seed
-        self.actor = actor
         self._check_sizes()
-        self.evaluations_done = 0
-        self.collector: Collector | None = None
         self.buffer: ReplayBuffer | None = None
 
     def _check_sizes(self) -> None:
-        check_range("algo.data.num_envs", self.num_envs, 1, math.inf)
+        super()._check_sizes()
         check_range("algo.data.buffer_capacity", self.buffer_capacity, self.num_envs, math.inf)
         check_range("algo.data.batch_size", self.batch_size, 1, self.buffer_capacity)
         check_range("algo.data.n_step", self.n_step, 1, math.inf)
         check_range("algo.data.updates_per_collect", self.updates_per_collect, 0, math.inf)
         check_range("algo.data.warmup_env_steps", self.warmup_env_steps, 0, self.buffer_capacity)
-        check_range("eval.episodes", self.eval_episodes, 1, math.inf)
-        check_range("eval.every_env_steps", self.eval_every_env_steps, 1, math.inf)
-        if self.env_steps_per_collect < self.num_envs or self.env_steps_per_collect % self.num_envs:
-            raise ConfigError(
-                f"algo.data.env_steps_per_collect={self.env_steps_per_collect} must be a positive "
-                f"multiple of algo.data.num_envs={self.num_envs}."
-            )
         rows_per_env = self.buffer_capacity // self.num_envs
         for field, steps_per_env in (
-            ("algo.data.env_steps_per_collect", self.env_steps_per_collect // self.num_envs),
+            ("algo.data.env_steps_per_collect", self.steps_per_env),
             ("algo.data.warmup_env_steps", math.ceil(self.warmup_env_steps / self.num_envs)),
         ):
             if steps_per_env > rows_per_env:
@@ -142,42 +264,11 @@ class ReplayDataModule(L.LightningDataModule):
                     f"{rows_per_env} per env (algo.data.buffer_capacity={self.buffer_capacity} over "
                     f"{self.num_envs} envs); raise the capacity or lower {field}."
                 )
-        if self.eval_every_env_steps % self.env_steps_per_collect:
-            raise ConfigError(
-                f"eval.every_env_steps={self.eval_every_env_steps} must be a multiple of "
-                f"algo.data.env_steps_per_collect={self.env_steps_per_collect}."
-            )
 
-    @property
-    def training_steps_per_eval(self) -> int:
-        """Training steps (collect + updates) between evaluations."""
-        return self.eval_every_env_steps // self.env_steps_per_collect
-
-    @property
-    def num_training_steps(self) -> int:
-        """Training steps in the budget, rounded up to end on an evaluation."""
-        learning_env_steps = max(self.total_env_steps - self.warmup_env_steps, 1)
-        evals = math.ceil(learning_env_steps / self.eval_every_env_steps)
-        return evals * self.training_steps_per_eval
-
-    def setup(self, stage: str) -> None:
-        """Builds envs and buffer on the trainer's device (once)."""
-        if self.collector is not None:
-            return
-        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        self.collector = Collector(self.env.make_vector(self.num_envs), device, self.seed)
+    def _setup_storage(self, device: torch.device) -> None:
         if self.buffer is None:
             spec = self.env.spec()
             self.buffer = ReplayBuffer(self.buffer_capacity, self.num_envs, spec.obs_shape, device)
-        self.eval_envs = self.env.make_vector(self.eval_num_envs)
-        if self.actor is None and self.trainer is not None:
-            self.actor = cast(Actor, self.trainer.lightning_module)
-
-    def train_dataloader(self) -> DataLoader:
-        return _loader(_SizedIterable(self.num_training_steps, self.next_batch))
-
-    def val_dataloader(self) -> DataLoader:
-        return _loader(_SizedIterable(1, self.evaluate))
 
     def next_batch(self) -> RolloutBatch:
         """Collects one chunk with the actor, stores it, samples the chunk's minibatches."""
@@ -185,9 +276,7 @@ class ReplayDataModule(L.LightningDataModule):
         if len(self.buffer) < self.warmup_env_steps:
             warmup_steps_per_env = math.ceil(self.warmup_env_steps / self.num_envs)
             self.buffer.extend(self.collector.collect(None, warmup_steps_per_env))
-        self.buffer.extend(
-            self.collector.collect(self.actor, self.env_steps_per_collect // self.num_envs)
-        )
+        self.buffer.extend(self.collector.collect(self.actor, self.steps_per_env))
         episodes = self.collector.pop_finished_episodes()
         return RolloutBatch(
             sample=self.buffer.sample(self.updates_per_collect, self.batch_size, self.n_step),
@@ -196,16 +285,57 @@ class ReplayDataModule(L.LightningDataModule):
             episode_lengths=episodes.lengths.tolist(),
         )
 
-    def evaluate(self) -> Episodes:
-        """Greedy episodes on the evaluation envs, seeded per evaluation for reproducibility."""
-        assert self.actor is not None and self.collector is not None, "call setup() first"
-        seed = self.seed + 10_000 + self.evaluations_done
-        self.evaluations_done += 1
-        return evaluate(self.actor, self.eval_envs, self.eval_episodes, seed, self.collector.device)
 
-    def teardown(self, stage: str) -> None:
-        """Closes the envs; a later ``setup`` builds fresh ones (the buffer is kept)."""
-        if self.collector is not None:
-            self.collector.envs.close()
-            self.eval_envs.close()
-            self.collector = None
+class OnPolicyDataModule(EnvRolloutDataModule):
+    """Hands each training step the rollout the current parameters just collected.
+
+    The envs are not reset between rollouts: an episode cut by the end of one rollout goes on
+    in the next, where the steps of its rest are valid on-policy samples of the new parameters
+    (their reward-to-go depends only on actions taken from there on). The actor's
+    ``policy_version`` is stamped on every batch so the module can refuse a stale one.
+
+    Args:
+        env: makes the training and evaluation envs.
+        num_envs: training envs stepped in lock-step.
+        env_steps_per_collect: env steps (all envs together) per update.
+        total_env_steps: the run's budget.
+        eval_every_env_steps: env steps between greedy evaluations (see EnvRolloutDataModule).
+        eval_episodes: greedy episodes per evaluation.
+        eval_num_envs: envs the evaluation episodes are spread over.
+        seed: seeds the envs.
+        actor: acts in the envs; defaults to the trainer's LightningModule.
+    """
+
+    def __init__(
+        self,
+        env: EnvFactory,
+        num_envs: int = 8,
+        env_steps_per_collect: int = 1_024,
+        total_env_steps: int = 100_000,
+        eval_every_env_steps: int = 2_048,
+        eval_episodes: int = 10,
+        eval_num_envs: int = 10,
+        seed: int = 0,
+        actor: Actor | None = None,
+    ) -> None:
+        super().__init__(
+            env, num_envs, env_steps_per_collect, total_env_steps, eval_every_env_steps,
+            eval_episodes, eval_num_envs, seed, actor,
+        )  # fmt: skip
+        self._check_sizes()
+
+    def next_batch(self) -> TrajectoryBatch:
+        """Collects one rollout with the actor's current parameters."""
+        assert self.collector is not None and self.actor is not None, "call setup() first"
+        fresh_start = torch.from_numpy(self.collector.episode_lengths() == 0)
+        policy_version = int(getattr(self.actor, "policy_version", 0))
+        transitions = self.collector.collect(self.actor, self.steps_per_env)
+        episodes = self.collector.pop_finished_episodes()
+        return TrajectoryBatch(
+            transitions=transitions,
+            fresh_start=fresh_start,
+            policy_version=policy_version,
+            env_steps=self.collector.env_steps,
+            episode_returns=episodes.returns.tolist(),
+            episode_lengths=episodes.lengths.tolist(),
+        )

@@ -1,0 +1,257 @@
+"""REINFORCE (Monte-Carlo policy gradient) as a LightningModule."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, cast
+
+import torch
+from lightning.fabric.utilities.data import AttributeDict
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from torch import Tensor, nn
+from torch.distributions import Categorical
+from torch.nn import functional as F
+
+from litrl.algos.base import RLModule
+from litrl.algos.returns import episode_return_per_step, reward_to_go
+from litrl.data.datamodule import TrajectoryBatch
+from litrl.envs import EnvFactory, EnvSpec
+from litrl.errors import ConfigError, check_range
+from litrl.nets import mlp
+
+RETURN_ESTIMATORS = ("reward_to_go", "total")
+BASELINES = ("none", "running_mean", "value")
+
+
+def policy_gradient_loss(log_prob: Tensor, advantage: Tensor, mask: Tensor) -> Tensor:
+    """Minus the REINFORCE objective's sample estimate: ``-mean_t log pi(a_t|s_t) * A_t``.
+
+    The notes' estimator sums over each trajectory's steps and averages over trajectories;
+    averaging over steps instead only rescales it by the mean episode length, which Adam
+    absorbs, and keeps its size independent of how long episodes are.
+
+    Args:
+        log_prob: log-probability of each action taken.
+        advantage: its weight: a return, minus a baseline, maybe normalised (no gradient).
+        mask: the steps whose weight is known.
+    """
+    return -(log_prob * advantage.detach())[mask].mean()
+
+
+def normalize(values: Tensor, mask: Tensor) -> Tensor:
+    """Zero mean and unit std over the ``mask``ed entries (a per-batch return normalisation)."""
+    selected = values[mask]
+    if selected.numel() < 2:
+        return values - selected.mean() if selected.numel() else values
+    return (values - selected.mean()) / (selected.std() + 1e-8)
+
+
+class Reinforce(RLModule):
+    """REINFORCE with the policy-gradient chapter's variance fixes as options.
+
+    Paper: Williams, "Simple statistical gradient-following algorithms for connectionist
+    reinforcement learning", Machine Learning 1992.
+
+    Each ``training_step`` takes one rollout collected by the current parameters (the batch
+    carries the policy version that collected it, and a stale batch is refused), computes the
+    Monte-Carlo returns and takes one gradient step.
+
+    Args:
+        obs_shape: shape of one observation (from the env).
+        n_actions: size of the Discrete action space (from the env).
+        hidden_sizes: widths of the policy network's hidden layers.
+        activation: hidden-layer activation.
+        lr: Adam learning rate of the policy.
+        gamma: discount factor in [0, 1].
+        return_estimator: ``total`` weights every log-prob with its whole episode's return
+            R(tau), exactly the notes' formula; ``reward_to_go`` with the return from that step on.
+        normalize_returns: standardise the weights over each batch.
+        baseline: ``none``; ``running_mean`` of the returns; or ``value``, a learned V(s)
+            (the weight becomes G - V(s), and V also completes episodes cut by the rollout end).
+        baseline_momentum: the running mean's weight on its previous value.
+        value_hidden_sizes: widths of the value network's hidden layers.
+        value_lr: Adam learning rate of the value network.
+        value_loss_coef: weight of the value network's squared error.
+        entropy_coef: weight of the entropy bonus.
+        grad_clip_norm: clip the policy gradient's norm (None: no clipping).
+        log_every_env_steps: env steps between writes of training metrics.
+    """
+
+    running_return: Tensor  # a registered buffer: saved with the checkpoint
+
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        n_actions: int,
+        hidden_sizes: Sequence[int] = (128,),
+        activation: str = "relu",
+        lr: float = 1e-2,
+        gamma: float = 0.99,
+        return_estimator: str = "reward_to_go",
+        normalize_returns: bool = True,
+        baseline: str = "none",
+        baseline_momentum: float = 0.9,
+        value_hidden_sizes: Sequence[int] = (128,),
+        value_lr: float = 1e-2,
+        value_loss_coef: float = 1.0,
+        entropy_coef: float = 0.0,
+        grad_clip_norm: float | None = None,
+        log_every_env_steps: int = 1_024,
+    ) -> None:
+        super().__init__(log_every_env_steps)
+        _check_arguments(locals())
+        self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
+        self.hp = cast(AttributeDict, self.hparams)
+        self.automatic_optimization = False
+        in_features = math.prod(obs_shape)
+        self.policy = mlp(in_features, n_actions, hidden_sizes, activation)
+        self.value = (
+            mlp(in_features, 1, value_hidden_sizes, activation) if baseline == "value" else None
+        )
+        self.n_actions = n_actions
+        self.policy_version = 0  # policy updates so far; stamps the rollouts it collects
+        self.register_buffer("running_return", torch.zeros(()))
+
+    @staticmethod
+    def check_env(env: EnvFactory) -> EnvSpec:
+        """The env's spec, or a ConfigError if this REINFORCE cannot act in it."""
+        spec = env.spec()
+        if spec.n_actions < 1:
+            raise ConfigError(
+                f"REINFORCE here needs a Discrete action space for now, but env.id={spec.env_id} "
+                f"has {spec.action_space}. Choose an env with discrete actions (e.g. env=cartpole)."
+            )
+        return spec
+
+    # ---- acting -------------------------------------------------------------------------
+
+    def distribution(self, obs: Tensor) -> Categorical:
+        """The policy's action distribution for a batch of observations."""
+        return Categorical(logits=self.policy(obs))
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
+        """Sampled actions, or the most likely ones when ``greedy``."""
+        distribution = self.distribution(obs)
+        return distribution.probs.argmax(dim=-1) if greedy else distribution.sample()
+
+    # ---- learning -----------------------------------------------------------------------
+
+    def training_step(self, batch: TrajectoryBatch, batch_idx: int) -> None:
+        if batch.policy_version != self.policy_version:
+            raise RuntimeError(
+                f"on-policy violation: a rollout of policy version {batch.policy_version} reached "
+                f"update {self.policy_version}; the data side must collect after each update."
+            )
+        rollout = batch.transitions
+        obs_shape = rollout.obs.shape[2:]
+        flat_obs = rollout.obs.reshape(-1, *obs_shape)
+        distribution = self.distribution(flat_obs)
+        log_prob = distribution.log_prob(rollout.action.reshape(-1)).view_as(rollout.reward)
+        entropy = distribution.entropy().view_as(rollout.reward)
+        weights, mask, values = self._weights(batch)
+        advantage = self._subtract_baseline(weights, mask, values)
+        if self.hp.normalize_returns:
+            advantage = normalize(advantage, mask)
+        loss = (
+            policy_gradient_loss(log_prob, advantage, mask)
+            - self.hp.entropy_coef * entropy[mask].mean()
+        )
+        optimizers = self.optimizers()
+        if not isinstance(optimizers, list):  # Lightning unwraps a single optimizer
+            optimizers = [optimizers]
+        optimizers[0].zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        max_norm = self.hp.grad_clip_norm or math.inf
+        grad_norm = nn.utils.clip_grad_norm_(self.policy.parameters(), max_norm)
+        optimizers[0].step()
+        if values is not None:
+            self._update_value(optimizers[1], values, weights, mask)
+        self.policy_version += 1
+        self.updates += 1
+        self.accumulate("train/loss", loss)
+        self.accumulate("train/entropy", entropy[mask].mean())
+        self.accumulate("train/grad_norm", grad_norm)
+        self.finish_training_step(batch.env_steps, 1, batch.episode_returns, batch.episode_lengths)
+
+    def _weights(self, batch: TrajectoryBatch) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The returns that weight each log-prob, where they are known, and V(s) if learned."""
+        rollout = batch.transitions
+        values = next_values = None
+        if self.value is not None:
+            values = self.value(rollout.obs.flatten(0, 1)).view_as(rollout.reward)
+            with torch.no_grad():
+                next_values = self.value(rollout.next_obs.flatten(0, 1)).view_as(rollout.reward)
+        with torch.no_grad():
+            returns, known = reward_to_go(
+                rollout.reward,
+                rollout.terminated,
+                rollout.episode_ended,
+                self.hp.gamma,
+                next_values,
+            )
+            if self.hp.return_estimator == "total":
+                returns, whole = episode_return_per_step(
+                    returns, rollout.episode_ended, batch.fresh_start
+                )
+                known = known & whole
+        return returns, known, values
+
+    def _subtract_baseline(self, weights: Tensor, mask: Tensor, values: Tensor | None) -> Tensor:
+        if self.hp.baseline == "value":
+            assert values is not None
+            return weights - values.detach()
+        if self.hp.baseline == "running_mean":
+            baselined = weights - self.running_return
+            if mask.any():
+                momentum = self.hp.baseline_momentum
+                self.running_return.mul_(momentum).add_((1 - momentum) * weights[mask].mean())
+            return baselined
+        return weights
+
+    def _update_value(
+        self, optimizer: LightningOptimizer, values: Tensor, weights: Tensor, mask: Tensor
+    ) -> None:
+        value_loss = self.hp.value_loss_coef * F.mse_loss(values[mask], weights[mask])
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(value_loss)
+        optimizer.step()
+        self.accumulate("train/value_loss", value_loss)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        optimizers: list[torch.optim.Optimizer] = [
+            torch.optim.Adam(self.policy.parameters(), lr=self.hp.lr)
+        ]
+        if self.value is not None:
+            optimizers.append(torch.optim.Adam(self.value.parameters(), lr=self.hp.value_lr))
+        return optimizers
+
+    def window_metrics(self) -> dict[str, float]:
+        return (
+            {"train/running_return": float(self.running_return)}
+            if self.hp.baseline == "running_mean"
+            else {}
+        )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["litrl"]["policy_version"] = self.policy_version
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.policy_version = checkpoint.get("litrl", {}).get("policy_version", 0)
+
+
+def _check_arguments(args: dict[str, Any]) -> None:
+    check_range("algo.gamma", args["gamma"], 0.0, 1.0)
+    check_range("algo.lr", args["lr"], 0.0, math.inf, low_open=True)
+    check_range("algo.value_lr", args["value_lr"], 0.0, math.inf, low_open=True)
+    check_range("algo.baseline_momentum", args["baseline_momentum"], 0.0, 1.0)
+    check_range("algo.entropy_coef", args["entropy_coef"], 0.0, math.inf)
+    for field, value, allowed in (
+        ("algo.return_estimator", args["return_estimator"], RETURN_ESTIMATORS),
+        ("algo.baseline", args["baseline"], BASELINES),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"{field}={value!r} is unknown; choose one of {list(allowed)}.")
