@@ -12,9 +12,11 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.distributions import Categorical
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from litrl.algos.base import RLModule
 from litrl.algos.returns import episode_return_per_step, reward_to_go
+from litrl.algos.schedules import check_schedule, decay
 from litrl.data.datamodule import TrajectoryBatch
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_range
@@ -63,6 +65,10 @@ class Reinforce(RLModule):
         hidden_sizes: widths of the policy network's hidden layers.
         activation: hidden-layer activation.
         lr: Adam learning rate of the policy.
+        lr_schedule: constant, or linear / exponential decay of both learning rates towards
+            ``lr_final_fraction`` of their start over the run (a late, small step size keeps a
+            solved policy from drifting off).
+        lr_final_fraction: linear: the learning rates at the end, as a fraction of the start.
         gamma: discount factor in [0, 1].
         return_estimator: ``total`` weights every log-prob with its whole episode's return
             R(tau), exactly the notes' formula; ``reward_to_go`` with the return from that step on.
@@ -87,6 +93,8 @@ class Reinforce(RLModule):
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         lr: float = 1e-2,
+        lr_schedule: str = "constant",
+        lr_final_fraction: float = 0.1,
         gamma: float = 0.99,
         return_estimator: str = "reward_to_go",
         normalize_returns: bool = True,
@@ -168,6 +176,8 @@ class Reinforce(RLModule):
         optimizers[0].step()
         if values is not None:
             self._update_value(optimizers[1], values, weights, mask)
+        for scheduler in self._schedulers():
+            scheduler.step()
         self.policy_version += 1
         self.updates += 1
         self.accumulate("train/loss", loss)
@@ -219,20 +229,37 @@ class Reinforce(RLModule):
         optimizer.step()
         self.accumulate("train/value_loss", value_loss)
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LRScheduler]]:
         optimizers: list[torch.optim.Optimizer] = [
             torch.optim.Adam(self.policy.parameters(), lr=self.hp.lr)
         ]
         if self.value is not None:
             optimizers.append(torch.optim.Adam(self.value.parameters(), lr=self.hp.value_lr))
-        return optimizers
+        total_steps = max(int(self.trainer.estimated_stepping_batches), 1)
+        hp = self.hp
+
+        def lr_factor(step: int) -> float:
+            return decay(1.0, hp.lr_final_fraction, step, total_steps, hp.lr_schedule)
+
+        return optimizers, [LambdaLR(optimizer, lr_factor) for optimizer in optimizers]
+
+    def _schedulers(self) -> list[LRScheduler]:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return []
+        return cast(list[LRScheduler], schedulers if isinstance(schedulers, list) else [schedulers])
 
     def window_metrics(self) -> dict[str, float]:
-        return (
-            {"train/running_return": float(self.running_return)}
-            if self.hp.baseline == "running_mean"
-            else {}
-        )
+        metrics = {
+            "train/lr": cast(LightningOptimizer, self._policy_optimizer()).param_groups[0]["lr"]
+        }
+        if self.hp.baseline == "running_mean":
+            metrics["train/running_return"] = float(self.running_return)
+        return metrics
+
+    def _policy_optimizer(self) -> LightningOptimizer:
+        optimizers = self.optimizers()
+        return optimizers[0] if isinstance(optimizers, list) else optimizers
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
@@ -249,6 +276,7 @@ def _check_arguments(args: dict[str, Any]) -> None:
     check_range("algo.value_lr", args["value_lr"], 0.0, math.inf, low_open=True)
     check_range("algo.baseline_momentum", args["baseline_momentum"], 0.0, 1.0)
     check_range("algo.entropy_coef", args["entropy_coef"], 0.0, math.inf)
+    check_schedule("algo.lr_schedule", args["lr_schedule"])
     for field, value, allowed in (
         ("algo.return_estimator", args["return_estimator"], RETURN_ESTIMATORS),
         ("algo.baseline", args["baseline"], BASELINES),
