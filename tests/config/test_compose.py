@@ -7,9 +7,9 @@ import pytest
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
-from litrl.algos import DQN
+from litrl.algos import DQN, Reinforce
 from litrl.config import CONFIG_DIR, compose_config
-from litrl.data.datamodule import ReplayDataModule
+from litrl.data.datamodule import OnPolicyDataModule, ReplayDataModule
 from litrl.train import build
 
 ALGOS = sorted(p.stem for p in (CONFIG_DIR / "algo").glob("*.yaml"))
@@ -57,8 +57,14 @@ def test_command_line_accelerator_beats_the_smoke_preset(tmp_path: Path):
 
 def test_constructor_defaults_match_the_yaml_catalog(tmp_path: Path):
     """Plain-Python users get the same tuned agent as `python train.py` users."""
-    cfg = compose_config([f"run_dir={tmp_path}"])
-    for target, node in ((DQN, cfg.algo), (ReplayDataModule, cfg.algo.data)):
+    dqn = compose_config([f"run_dir={tmp_path}"]).algo
+    reinforce = compose_config(["algo=reinforce", f"run_dir={tmp_path}"]).algo
+    for target, node in (
+        (DQN, dqn),
+        (ReplayDataModule, dqn.data),
+        (Reinforce, reinforce),
+        (OnPolicyDataModule, reinforce.data),
+    ):
         for name, parameter in inspect.signature(target.__init__).parameters.items():
             if name in node and parameter.default is not inspect.Parameter.empty:
                 default = parameter.default
