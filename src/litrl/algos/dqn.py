@@ -169,6 +169,11 @@ class DQN(RLModule):
             )
         return spec
 
+    @staticmethod
+    def spec_kwargs(spec: EnvSpec) -> dict[str, Any]:
+        """The constructor arguments that come from the env."""
+        return {"obs_shape": spec.obs_shape, "n_actions": spec.n_actions}
+
     # ---- acting -------------------------------------------------------------------------
 
     def epsilon(self, env_steps: int) -> float:

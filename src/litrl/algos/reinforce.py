@@ -6,11 +6,12 @@ import math
 from collections.abc import Sequence
 from typing import Any, cast
 
+import gymnasium as gym
 import torch
 from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
-from torch.distributions import Categorical
+from torch.distributions import Categorical, Distribution, Independent, Normal
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
@@ -24,6 +25,7 @@ from litrl.nets import mlp
 
 RETURN_ESTIMATORS = ("reward_to_go", "total")
 BASELINES = ("none", "running_mean", "value")
+LOG_STDS = ("state_independent", "learned")
 
 
 def policy_gradient_loss(log_prob: Tensor, advantage: Tensor, mask: Tensor) -> Tensor:
@@ -61,7 +63,8 @@ class Reinforce(RLModule):
 
     Args:
         obs_shape: shape of one observation (from the env).
-        n_actions: size of the Discrete action space (from the env).
+        n_actions: size of a Discrete action space (from the env); 0 for a Box space.
+        action_dim: size of a 1-D Box action space (from the env); 0 for a Discrete one.
         hidden_sizes: widths of the policy network's hidden layers.
         activation: hidden-layer activation.
         lr: Adam learning rate of the policy.
@@ -80,6 +83,9 @@ class Reinforce(RLModule):
         value_lr: Adam learning rate of the value network.
         value_loss_coef: weight of the value network's squared error.
         entropy_coef: weight of the entropy bonus.
+        log_std: Box actions: ``state_independent`` (one learned log-std per action
+            dimension) or ``learned`` (a second head of the policy network).
+        log_std_init: the initial log-std of a Box policy.
         grad_clip_norm: clip the policy gradient's norm (None: no clipping).
         log_every_env_steps: env steps between writes of training metrics.
     """
@@ -90,6 +96,7 @@ class Reinforce(RLModule):
         self,
         obs_shape: Sequence[int],
         n_actions: int,
+        action_dim: int = 0,
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         lr: float = 1e-2,
@@ -104,6 +111,8 @@ class Reinforce(RLModule):
         value_lr: float = 1e-2,
         value_loss_coef: float = 1.0,
         entropy_coef: float = 0.01,
+        log_std: str = "state_independent",
+        log_std_init: float = 0.0,
         grad_clip_norm: float | None = None,
         log_every_env_steps: int = 1_024,
     ) -> None:
@@ -113,7 +122,16 @@ class Reinforce(RLModule):
         self.hp = cast(AttributeDict, self.hparams)
         self.automatic_optimization = False
         in_features = math.prod(obs_shape)
-        self.policy = mlp(in_features, n_actions, hidden_sizes, activation)
+        self.continuous = action_dim > 0
+        heads = 2 * action_dim if log_std == "learned" else action_dim
+        self.policy = mlp(
+            in_features, heads if self.continuous else n_actions, hidden_sizes, activation
+        )
+        self.log_std = (
+            nn.Parameter(torch.full((action_dim,), log_std_init))
+            if self.continuous and log_std == "state_independent"
+            else None
+        )
         self.value = (
             mlp(in_features, 1, value_hidden_sizes, activation) if baseline == "value" else None
         )
@@ -123,26 +141,45 @@ class Reinforce(RLModule):
 
     @staticmethod
     def check_env(env: EnvFactory) -> EnvSpec:
-        """The env's spec, or a ConfigError if this REINFORCE cannot act in it."""
+        """The env's spec, or a ConfigError if REINFORCE cannot act in it."""
         spec = env.spec()
-        if spec.n_actions < 1:
+        space = spec.action_space
+        if spec.n_actions < 1 and not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
             raise ConfigError(
-                f"REINFORCE here needs a Discrete action space for now, but env.id={spec.env_id} "
-                f"has {spec.action_space}. Choose an env with discrete actions (e.g. env=cartpole)."
+                f"REINFORCE needs a Discrete or a 1-D Box action space, but env.id={spec.env_id} "
+                f"has {space}."
             )
         return spec
 
+    @staticmethod
+    def spec_kwargs(spec: EnvSpec) -> dict[str, Any]:
+        """The constructor arguments that come from the env."""
+        action_dim = 0 if spec.n_actions else math.prod(spec.action_space.shape or (0,))
+        return {"obs_shape": spec.obs_shape, "n_actions": spec.n_actions, "action_dim": action_dim}
+
     # ---- acting -------------------------------------------------------------------------
 
-    def distribution(self, obs: Tensor) -> Categorical:
-        """The policy's action distribution for a batch of observations."""
-        return Categorical(logits=self.policy(obs))
+    def distribution(self, obs: Tensor) -> Distribution:
+        """The policy's action distribution for a batch of observations: categorical for
+        Discrete actions, a diagonal Gaussian for Box actions."""
+        output = self.policy(obs)
+        if not self.continuous:
+            return Categorical(logits=output)
+        if self.log_std is not None:
+            mean, log_std = output, self.log_std.expand_as(output)
+        else:
+            mean, log_std = output.chunk(2, dim=-1)
+        return Independent(Normal(mean, log_std.exp()), 1)
 
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
-        """Sampled actions, or the most likely ones when ``greedy``."""
+        """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
         distribution = self.distribution(obs)
-        return distribution.probs.argmax(dim=-1) if greedy else distribution.sample()
+        if not greedy:
+            return distribution.sample()
+        if isinstance(distribution, Categorical):
+            return distribution.probs.argmax(dim=-1)
+        return distribution.mean
 
     # ---- learning -----------------------------------------------------------------------
 
@@ -156,7 +193,7 @@ class Reinforce(RLModule):
         obs_shape = rollout.obs.shape[2:]
         flat_obs = rollout.obs.reshape(-1, *obs_shape)
         distribution = self.distribution(flat_obs)
-        log_prob = distribution.log_prob(rollout.action.reshape(-1)).view_as(rollout.reward)
+        log_prob = distribution.log_prob(rollout.action.flatten(0, 1)).view_as(rollout.reward)
         entropy = distribution.entropy().view_as(rollout.reward)
         weights, mask, values = self._weights(batch)
         advantage = self._subtract_baseline(weights, mask, values)
@@ -278,6 +315,7 @@ def _check_arguments(args: dict[str, Any]) -> None:
     check_range("algo.entropy_coef", args["entropy_coef"], 0.0, math.inf)
     check_schedule("algo.lr_schedule", args["lr_schedule"])
     for field, value, allowed in (
+        ("algo.log_std", args["log_std"], LOG_STDS),
         ("algo.return_estimator", args["return_estimator"], RETURN_ESTIMATORS),
         ("algo.baseline", args["baseline"], BASELINES),
     ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
+import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
@@ -19,6 +20,21 @@ class Actor(Protocol):
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Actions for ``obs`` (one row per env), given the env steps taken so far."""
         ...
+
+
+def to_env_action(action: np.ndarray, space: gym.Space) -> np.ndarray:
+    """Actions as the env takes them: continuous ones clipped to the space's bounds.
+
+    The unclipped action is what the policy sampled and what its log-probability refers to,
+    so it is the one stored; only the env sees the clipped one.
+    """
+    if isinstance(space, gym.spaces.Box):
+        return np.clip(action, space.low, space.high)
+    return action
+
+
+def _action_dtype(space: gym.Space) -> type:
+    return np.float32 if isinstance(space, gym.spaces.Box) else np.int64
 
 
 class Episodes(NamedTuple):
@@ -57,14 +73,17 @@ class Collector:
         shape = (steps_per_env, self.num_envs)
         obs = np.empty(shape + self.obs.shape[1:], dtype=np.float32)
         next_obs = np.empty_like(obs)
-        action = np.empty(shape, dtype=np.int64)
+        space = self.envs.single_action_space
+        action: np.ndarray = np.empty(shape + (space.shape or ()), dtype=_action_dtype(space))
         reward = np.empty(shape, dtype=np.float32)
         terminated = np.empty(shape, dtype=bool)
         truncated = np.empty(shape, dtype=bool)
         for t in range(steps_per_env):
             obs[t] = self.obs
             action[t] = self._actions(actor)
-            self.obs, reward[t], terminated[t], truncated[t], info = self.envs.step(action[t])
+            self.obs, reward[t], terminated[t], truncated[t], info = self.envs.step(
+                to_env_action(action[t], space)
+            )
             next_obs[t] = final_observations(self.obs, info)
             self._track_episodes(reward[t], terminated[t] | truncated[t])
             self.env_steps += self.num_envs
@@ -124,7 +143,9 @@ def evaluate(
     while quota.any():
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
         action = actor.act(obs_t, env_steps=0, greedy=True).cpu().numpy()
-        obs, reward, terminated, truncated, _ = envs.step(action)
+        obs, reward, terminated, truncated, _ = envs.step(
+            to_env_action(action, envs.single_action_space)
+        )
         running_return += reward
         running_length += 1
         for i in np.flatnonzero((terminated | truncated) & (quota > 0)):
