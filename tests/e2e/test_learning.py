@@ -18,3 +18,19 @@ def test_dqn_solves_cartpole(tmp_path: Path):
     evals = [e.value for e in read_scalars(tmp_path)["eval/return_mean"]]
     assert max(evals) >= 475, evals
     assert final_return >= 400, evals  # a broken or collapsing learner ends far below this
+
+
+@pytest.mark.slow
+def test_reinforce_reaches_the_cartpole_threshold(tmp_path: Path):
+    cfg = compose_config(
+        [
+            "seed=0",
+            "algo=reinforce",
+            "accelerator=cpu",
+            f"run_dir={tmp_path}",
+            "progress_bar_refresh_steps=1000",
+        ]
+    )
+    run(cfg)
+    evals = [e.value for e in read_scalars(tmp_path)["eval/return_mean"]]
+    assert max(evals) >= 475, evals
