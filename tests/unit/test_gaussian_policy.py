@@ -70,3 +70,8 @@ def test_reinforce_refuses_image_shaped_action_spaces():
 
     with pytest.raises(ConfigError, match="Discrete or a 1-D Box"):
         Reinforce.check_env(Factory())
+
+
+def test_the_state_independent_log_std_is_trained():
+    module = Reinforce((3,), 0, action_dim=2)
+    assert any(p is module.log_std for p in module._policy_parameters())

@@ -196,6 +196,11 @@ class Reinforce(RLModule):
         log_prob = distribution.log_prob(rollout.action.flatten(0, 1)).view_as(rollout.reward)
         entropy = distribution.entropy().view_as(rollout.reward)
         weights, mask, values = self._weights(batch)
+        if not mask.any():  # no step's return is known yet: nothing to learn from this rollout
+            self.finish_training_step(
+                batch.env_steps, 0, batch.episode_returns, batch.episode_lengths
+            )
+            return
         advantage = self._subtract_baseline(weights, mask, values)
         if self.hp.normalize_returns:
             advantage = normalize(advantage, mask)
@@ -209,7 +214,7 @@ class Reinforce(RLModule):
         optimizers[0].zero_grad(set_to_none=True)
         self.manual_backward(loss)
         max_norm = self.hp.grad_clip_norm or math.inf
-        grad_norm = nn.utils.clip_grad_norm_(self.policy.parameters(), max_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self._policy_parameters(), max_norm)
         optimizers[0].step()
         if values is not None:
             self._update_value(optimizers[1], values, weights, mask)
@@ -268,7 +273,7 @@ class Reinforce(RLModule):
 
     def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LRScheduler]]:
         optimizers: list[torch.optim.Optimizer] = [
-            torch.optim.Adam(self.policy.parameters(), lr=self.hp.lr)
+            torch.optim.Adam(self._policy_parameters(), lr=self.hp.lr)
         ]
         if self.value is not None:
             optimizers.append(torch.optim.Adam(self.value.parameters(), lr=self.hp.value_lr))
@@ -279,6 +284,11 @@ class Reinforce(RLModule):
             return decay(1.0, hp.lr_final_fraction, step, total_steps, hp.lr_schedule)
 
         return optimizers, [LambdaLR(optimizer, lr_factor) for optimizer in optimizers]
+
+    def _policy_parameters(self) -> list[nn.Parameter]:
+        """The policy network's parameters and, for Box actions, its state-independent log-std."""
+        extra = [self.log_std] if self.log_std is not None else []
+        return [*self.policy.parameters(), *extra]
 
     def _schedulers(self) -> list[LRScheduler]:
         schedulers = self.lr_schedulers()
