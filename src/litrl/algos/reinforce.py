@@ -99,7 +99,7 @@ class Reinforce(RLModule):
         action_dim: int = 0,
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
-        lr: float = 1e-2,
+        lr: float = 2e-2,
         lr_schedule: str = "linear",
         lr_final_fraction: float = 0.0,
         gamma: float = 0.99,
