@@ -1,5 +1,6 @@
 """REINFORCE end to end: a tiny run, and the on-policy guarantee."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,20 @@ def test_a_prefetched_stale_rollout_is_refused(smoke_cfg, monkeypatch):
     cfg = smoke_cfg("algo=reinforce", "algo.data.env_steps_per_collect=256")
     with pytest.raises(RuntimeError, match="on-policy violation"):
         run(cfg)
+
+
+def test_rollouts_without_a_known_return_are_skipped_not_nan(smoke_cfg):
+    # MountainCar's 200-step episodes never end early under a random policy; with 32 steps per
+    # env per rollout and no value baseline, the first six rollouts hold no finished episode.
+    cfg = smoke_cfg(
+        "algo=reinforce",
+        "env=mountaincar",
+        "algo.baseline=none",
+        "algo.data.env_steps_per_collect=256",
+    )
+    run(cfg)
+    scalars = read_scalars(Path(cfg.run_dir))
+    assert (
+        scalars["train/updates"][-1].value == 1
+    )  # only rollout 7 (steps 193-224) holds an episode end
+    assert all(math.isfinite(p.value) for p in scalars["train/loss"])
