@@ -47,3 +47,14 @@ def test_tiny_run_with_accelerator_gpu(tmp_path: Path):
         tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
     )
     assert checkpoint["litrl"]["env_steps"] > 0
+
+
+@pytest.mark.parametrize("env", ["cartpole", "pendulum"])
+def test_tiny_reinforce_run_with_accelerator_gpu(tmp_path: Path, env: str):
+    cfg = compose_config(
+        ["debug=smoke", "algo=reinforce", f"env={env}", "accelerator=gpu", f"run_dir={tmp_path}"]
+    )
+    run(cfg)
+    scalars = read_scalars(tmp_path)
+    assert scalars["train/updates"][-1].value == 8
+    assert "train/value_loss" in scalars
