@@ -163,9 +163,10 @@ def summarize(
     }
 
 
-def spawn(args: list[str]) -> dict:
+def spawn(args: list[str], module: str = "benchmarks.bench_dqn_cartpole") -> dict:
+    """Runs ``python -m module *args`` (a benchmark worker) and returns its last JSON line."""
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_dqn_cartpole", *args],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.bench_dqn_cartpole import EVAL_EPISODES, EVAL_EVERY, fmt, peak_rss_mb, summarize
+from benchmarks.bench_dqn_cartpole import spawn as run_worker
 
 REFERENCE_MAX_ENV_STEPS = 400_000
 
@@ -90,14 +90,7 @@ def reference_worker(seed: int) -> dict:
 
 
 def spawn(args: list[str]) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_reinforce_cartpole", *args],
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode:
-        raise RuntimeError(f"worker {args} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(args, module="benchmarks.bench_reinforce_cartpole")
 
 
 def report(rows: list[dict], command: str) -> str:

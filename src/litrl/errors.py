@@ -1,4 +1,6 @@
-"""The one exception type users see for bad input."""
+"""The one exception type users see for bad input, and the checks that raise it."""
+
+from collections.abc import Sequence
 
 
 class ConfigError(ValueError):
@@ -7,6 +9,12 @@ class ConfigError(ValueError):
     Raised while objects are built, before any environment step or gradient update,
     so a typo costs seconds, not a training run.
     """
+
+
+def check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
+    """Raise a ConfigError naming ``name`` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is unknown; choose one of {list(allowed)}.")
 
 
 def check_range(

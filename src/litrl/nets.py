@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from litrl.errors import ConfigError
+from litrl.errors import check_choice
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -28,10 +28,7 @@ def mlp(
         hidden_sizes: widths of the hidden layers, in order.
         activation: name of the activation between layers (a key of ``ACTIVATIONS``).
     """
-    if activation not in ACTIVATIONS:
-        raise ConfigError(
-            f"activation={activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}."
-        )
+    check_choice("activation", activation, sorted(ACTIVATIONS))
     layers: list[nn.Module] = [nn.Flatten()]
     width = in_features
     for hidden in hidden_sizes:

@@ -14,11 +14,11 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import RLModule
-from litrl.algos.schedules import check_schedule, decay
+from litrl.algos.schedules import SCHEDULES, decay
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
 from litrl.envs import EnvFactory, EnvSpec
-from litrl.errors import ConfigError, check_range
+from litrl.errors import ConfigError, check_choice, check_range
 from litrl.nets import mlp
 
 LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
@@ -270,12 +270,8 @@ def _check_arguments(args: dict[str, Any]) -> None:
     )
     check_range("algo.epsilon_start", args["epsilon_start"], 0.0, 1.0)
     check_range("algo.epsilon_end", args["epsilon_end"], 0.0, 1.0)
-    check_schedule("algo.epsilon_schedule", args["epsilon_schedule"])
-    check_schedule("algo.lr_schedule", args["lr_schedule"])
-    for field, value, allowed in (
-        ("algo.loss", args["loss"], tuple(LOSSES)),
-        ("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES),
-        ("algo.target_update", args["target_update"], TARGET_UPDATES),
-    ):
-        if value not in allowed:
-            raise ConfigError(f"{field}={value!r} is unknown; choose one of {list(allowed)}.")
+    check_choice("algo.epsilon_schedule", args["epsilon_schedule"], SCHEDULES)
+    check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
+    check_choice("algo.loss", args["loss"], tuple(LOSSES))
+    check_choice("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES)
+    check_choice("algo.target_update", args["target_update"], TARGET_UPDATES)

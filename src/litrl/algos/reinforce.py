@@ -17,10 +17,10 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from litrl.algos.base import RLModule
 from litrl.algos.returns import episode_return_per_step, reward_to_go
-from litrl.algos.schedules import check_schedule, decay
+from litrl.algos.schedules import SCHEDULES, decay
 from litrl.data.datamodule import TrajectoryBatch
 from litrl.envs import EnvFactory, EnvSpec
-from litrl.errors import ConfigError, check_range
+from litrl.errors import ConfigError, check_choice, check_range
 from litrl.nets import mlp
 
 RETURN_ESTIMATORS = ("reward_to_go", "total")
@@ -208,9 +208,7 @@ class Reinforce(RLModule):
             policy_gradient_loss(log_prob, advantage, mask)
             - self.hp.entropy_coef * entropy[mask].mean()
         )
-        optimizers = self.optimizers()
-        if not isinstance(optimizers, list):  # Lightning unwraps a single optimizer
-            optimizers = [optimizers]
+        optimizers = self._optimizers()
         optimizers[0].zero_grad(set_to_none=True)
         self.manual_backward(loss)
         max_norm = self.hp.grad_clip_norm or math.inf
@@ -297,16 +295,15 @@ class Reinforce(RLModule):
         return cast(list[LRScheduler], schedulers if isinstance(schedulers, list) else [schedulers])
 
     def window_metrics(self) -> dict[str, float]:
-        metrics = {
-            "train/lr": cast(LightningOptimizer, self._policy_optimizer()).param_groups[0]["lr"]
-        }
+        metrics = {"train/lr": self._optimizers()[0].param_groups[0]["lr"]}
         if self.hp.baseline == "running_mean":
             metrics["train/running_return"] = float(self.running_return)
         return metrics
 
-    def _policy_optimizer(self) -> LightningOptimizer:
+    def _optimizers(self) -> list[LightningOptimizer]:
+        """Policy optimizer first, then the value network's; Lightning unwraps a single one."""
         optimizers = self.optimizers()
-        return optimizers[0] if isinstance(optimizers, list) else optimizers
+        return optimizers if isinstance(optimizers, list) else [optimizers]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
@@ -323,11 +320,7 @@ def _check_arguments(args: dict[str, Any]) -> None:
     check_range("algo.value_lr", args["value_lr"], 0.0, math.inf, low_open=True)
     check_range("algo.baseline_momentum", args["baseline_momentum"], 0.0, 1.0)
     check_range("algo.entropy_coef", args["entropy_coef"], 0.0, math.inf)
-    check_schedule("algo.lr_schedule", args["lr_schedule"])
-    for field, value, allowed in (
-        ("algo.log_std", args["log_std"], LOG_STDS),
-        ("algo.return_estimator", args["return_estimator"], RETURN_ESTIMATORS),
-        ("algo.baseline", args["baseline"], BASELINES),
-    ):
-        if value not in allowed:
-            raise ConfigError(f"{field}={value!r} is unknown; choose one of {list(allowed)}.")
+    check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
+    check_choice("algo.log_std", args["log_std"], LOG_STDS)
+    check_choice("algo.return_estimator", args["return_estimator"], RETURN_ESTIMATORS)
+    check_choice("algo.baseline", args["baseline"], BASELINES)

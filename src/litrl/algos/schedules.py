@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import math
 
-from litrl.errors import ConfigError
-
 SCHEDULES = ("linear", "exponential", "constant")
-
-
-def check_schedule(field: str, schedule: str) -> None:
-    """Raise a ConfigError naming ``field`` unless ``schedule`` is known."""
-    if schedule not in SCHEDULES:
-        raise ConfigError(f"{field}={schedule!r} is unknown; choose one of {list(SCHEDULES)}.")
 
 
 def decay(start: float, end: float, progress_steps: int, decay_steps: int, schedule: str) -> float:
