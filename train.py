@@ -5,17 +5,28 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from litrl import ConfigError
+from litrl import ConfigError, EnvError, RunInterrupted, TrainingDiverged
 from litrl.train import run
+
+# What the user must fix -> (exit status, how the one-line message starts). No traceback wall.
+FAILURES = {
+    ConfigError: (2, "configuration error"),
+    EnvError: (3, "environment error"),
+    TrainingDiverged: (4, "training diverged"),
+}
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     try:
         return run(cfg)
-    except ConfigError as error:
-        print(f"litrl: configuration error: {error}", file=sys.stderr)
-        sys.exit(2)
+    except RunInterrupted as stop:
+        print(f"litrl: {stop}", file=sys.stderr)
+        sys.exit(128 + stop.signum)  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+    except tuple(FAILURES) as error:
+        status, kind = next(v for k, v in FAILURES.items() if isinstance(error, k))
+        print(f"litrl: {kind}: {error}", file=sys.stderr)
+        sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -29,3 +29,89 @@ class CountingEnv(gym.Env):
         ended = self.t >= self.length
         obs = np.array([float(self.t)], dtype=np.float32)
         return obs, 1.0, ended and not self.truncate, ended and self.truncate, {}
+
+
+class CourseEnv(gym.Env):
+    """The course notes' format: ``step`` -> (state, reward, terminate), ``reset`` -> state.
+
+    The state counts up from 0; the episode terminates after ``length`` steps.
+    """
+
+    def __init__(self, length: int = 4) -> None:
+        self.length = length
+        self.observation_space = gym.spaces.Box(0, 100, shape=(1,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.t = 0
+
+    def step(self, action):
+        self.t += 1
+        return [float(self.t)], 1.0, self.t >= self.length
+
+    def reset(self):
+        self.t = 0
+        return [0.0]
+
+
+class OldGymEnv(CourseEnv):
+    """Old Gym's format: ``step`` -> (obs, reward, done, info), a time limit flagged in info."""
+
+    def step(self, action):
+        state, reward, done = super().step(action)
+        return state, reward, done, {"TimeLimit.truncated": done}
+
+
+class BrokenEnv(gym.Env):
+    """Misbehaves at its ``fail_at_step``-th step in the way ``fault`` names.
+
+    Faults: ``raises`` (an exception), ``nan_obs`` (a NaN observation), ``wrong_shape`` (an observation
+    of the wrong shape); ``reset_out_of_space`` returns a first observation outside the space,
+    which fails gymnasium's check_env.
+    """
+
+    def __init__(self, fault: str = "raises", fail_at_step: int = 1) -> None:
+        self.fault, self.fail_at_step = fault, fail_at_step
+        self.observation_space = gym.spaces.Box(-10, 10, shape=(2,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.steps = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.full(2, 100.0 if self.fault == "reset_out_of_space" else 0.0, np.float32), {}
+
+    def step(self, action):
+        self.steps += 1
+        obs = np.zeros(2, dtype=np.float32)
+        terminated = self.np_random.random() < 0.1
+        if self.steps >= self.fail_at_step:
+            if self.fault == "raises":
+                raise RuntimeError("the simulator lost its connection")
+            if self.fault == "nan_obs":
+                obs[0] = np.nan
+            if self.fault == "wrong_shape":
+                obs = np.zeros(3, dtype=np.float32)
+        return obs, 1.0, terminated, False, {}
+
+
+class DictObsEnv(gym.Env):
+    """A Dict observation space, which litrl does not support yet."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Dict({"x": gym.spaces.Box(0, 1, shape=(1,))})
+        self.action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return {"x": np.zeros(1, dtype=np.float32)}, {}
+
+    def step(self, action):
+        return {"x": np.zeros(1, dtype=np.float32)}, 0.0, True, False, {}
+
+
+class NoSpacesEnv:
+    """A course-style env that forgot to declare its spaces."""
+
+    def step(self, action):
+        return [0.0], 0.0, True
+
+    def reset(self):
+        return [0.0]

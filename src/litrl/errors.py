@@ -1,4 +1,4 @@
-"""The one exception type users see for bad input, and the checks that raise it."""
+"""The exceptions users see, and the config checks that raise them."""
 
 from collections.abc import Sequence
 
@@ -9,6 +9,23 @@ class ConfigError(ValueError):
     Raised while objects are built, before any environment step or gradient update,
     so a typo costs seconds, not a training run.
     """
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+class RunInterrupted(Exception):
+    """SIGINT or SIGTERM stopped the run after a final checkpoint; ``resume=`` continues it.
+
+    Args:
+        signum: the signal that stopped the run.
+        message: what was saved and how to continue.
+    """
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 def check_choice(name: str, value: object, allowed: Sequence[object]) -> None:

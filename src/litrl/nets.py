@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from torch import nn
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
 
 from litrl.errors import check_choice
 
@@ -17,19 +20,50 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def mlp(
-    in_features: int, out_features: int, hidden_sizes: Sequence[int], activation: str
-) -> nn.Sequential:
-    """A fully connected network on flattened inputs: ``in -> hidden... -> out``.
+class OneHot(nn.Module):
+    """Discrete observations (indices, stored as floats) as one-hot vectors.
+
+    The replay buffer keeps one number per observation; the encoding happens on the batch.
+    """
+
+    def __init__(self, categories: int) -> None:
+        super().__init__()
+        self.categories = categories
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return F.one_hot(obs.long().reshape(-1), self.categories).to(torch.float32)
+
+
+def obs_encoder(obs_shape: Sequence[int], obs_categories: int = 0) -> tuple[nn.Module, int]:
+    """The first layer for an observation space and the number of features it outputs.
 
     Args:
-        in_features: size of one flattened input.
+        obs_shape: shape of one Box observation.
+        obs_categories: size of a Discrete observation space (one-hot encoded); 0 for Box.
+    """
+    if obs_categories:
+        return OneHot(obs_categories), obs_categories
+    return nn.Flatten(), math.prod(obs_shape)
+
+
+def mlp(
+    in_features: int,
+    out_features: int,
+    hidden_sizes: Sequence[int],
+    activation: str,
+    encoder: nn.Module | None = None,
+) -> nn.Sequential:
+    """A fully connected network: ``encoder -> hidden... -> out``.
+
+    Args:
+        in_features: size of one encoded input.
         out_features: size of the output (e.g. one Q-value per action).
         hidden_sizes: widths of the hidden layers, in order.
         activation: name of the activation between layers (a key of ``ACTIVATIONS``).
+        encoder: the input layer (see ``obs_encoder``); flattening by default.
     """
     check_choice("activation", activation, sorted(ACTIVATIONS))
-    layers: list[nn.Module] = [nn.Flatten()]
+    layers: list[nn.Module] = [encoder if encoder is not None else nn.Flatten()]
     width = in_features
     for hidden in hidden_sizes:
         layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]

@@ -16,12 +16,17 @@ from litrl.train import build
 ALGOS = sorted(p.stem for p in (CONFIG_DIR / "algo").glob("*.yaml"))
 ENVS = sorted(p.stem for p in (CONFIG_DIR / "env").glob("*.yaml"))
 UNSUPPORTED = {("dqn", "pendulum")}  # continuous actions
+REQUIRED = {  # generic env presets name their env on the command line
+    "custom": ["env.entry_point=examples.course_gridworld:GridWorld"],
+    "gym": ["env.id=FrozenLake-v1"],
+}
 
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("algo", ALGOS)
 def test_algo_env_pair_builds(algo: str, env: str, tmp_path: Path):
-    cfg = compose_config([f"algo={algo}", f"env={env}", "accelerator=cpu", f"run_dir={tmp_path}"])
+    overrides = [f"algo={algo}", f"env={env}", "accelerator=cpu", f"run_dir={tmp_path}"]
+    cfg = compose_config(overrides + REQUIRED.get(env, []))
     env_factory = build(cfg.env)
     if (algo, env) in UNSUPPORTED:
         with pytest.raises(ConfigError, match="needs a Discrete action space"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
@@ -19,7 +20,7 @@ from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_choice, check_range
-from litrl.nets import mlp
+from litrl.nets import mlp, obs_encoder
 
 LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
 GRAD_CLIP_MODES = ("value", "norm", "none")
@@ -96,6 +97,8 @@ class DQN(RLModule):
     Args:
         obs_shape: shape of one observation (from the env).
         n_actions: size of the Discrete action space (from the env).
+        obs_categories: size of a Discrete observation space, one-hot encoded (from the env);
+            0 for Box observations.
         hidden_sizes: widths of the Q-network's hidden layers.
         activation: hidden-layer activation (relu, tanh, elu, gelu, silu).
         lr: AdamW learning rate.
@@ -124,6 +127,7 @@ class DQN(RLModule):
         self,
         obs_shape: Sequence[int],
         n_actions: int,
+        obs_categories: int = 0,
         hidden_sizes: Sequence[int] = (256, 256),
         activation: str = "relu",
         lr: float = 2e-3,
@@ -151,9 +155,11 @@ class DQN(RLModule):
         self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
         self.hp = cast(AttributeDict, self.hparams)
         self.automatic_optimization = False
-        in_features = math.prod(obs_shape)
-        self.q_net = mlp(in_features, n_actions, hidden_sizes, activation)
-        self.target_net = mlp(in_features, n_actions, hidden_sizes, activation)
+        encoder, in_features = obs_encoder(obs_shape, obs_categories)
+        self.q_net = mlp(in_features, n_actions, hidden_sizes, activation, encoder)
+        self.target_net = mlp(
+            in_features, n_actions, hidden_sizes, activation, copy.deepcopy(encoder)
+        )
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
         self.n_actions = n_actions
@@ -164,7 +170,7 @@ class DQN(RLModule):
         spec = env.spec()
         if spec.n_actions < 1:
             raise ConfigError(
-                f"DQN needs a Discrete action space, but env.id={spec.env_id} has "
+                f"DQN needs a Discrete action space, but {spec.env_id} has "
                 f"{spec.action_space}. Choose an env with discrete actions (e.g. env=cartpole)."
             )
         return spec
@@ -172,7 +178,11 @@ class DQN(RLModule):
     @staticmethod
     def spec_kwargs(spec: EnvSpec) -> dict[str, Any]:
         """The constructor arguments that come from the env."""
-        return {"obs_shape": spec.obs_shape, "n_actions": spec.n_actions}
+        return {
+            "obs_shape": spec.obs_shape,
+            "n_actions": spec.n_actions,
+            "obs_categories": spec.obs_categories,
+        }
 
     # ---- acting -------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from typing import Any, cast
@@ -21,7 +22,7 @@ from litrl.algos.schedules import SCHEDULES, decay
 from litrl.data.datamodule import TrajectoryBatch
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_choice, check_range
-from litrl.nets import mlp
+from litrl.nets import mlp, obs_encoder
 
 RETURN_ESTIMATORS = ("reward_to_go", "total")
 BASELINES = ("none", "running_mean", "value")
@@ -63,6 +64,8 @@ class Reinforce(RLModule):
 
     Args:
         obs_shape: shape of one observation (from the env).
+        obs_categories: size of a Discrete observation space, one-hot encoded (from the env);
+            0 for Box observations.
         n_actions: size of a Discrete action space (from the env); 0 for a Box space.
         action_dim: size of a 1-D Box action space (from the env); 0 for a Discrete one.
         hidden_sizes: widths of the policy network's hidden layers.
@@ -97,6 +100,7 @@ class Reinforce(RLModule):
         obs_shape: Sequence[int],
         n_actions: int,
         action_dim: int = 0,
+        obs_categories: int = 0,
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         lr: float = 2e-2,
@@ -121,11 +125,11 @@ class Reinforce(RLModule):
         self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
         self.hp = cast(AttributeDict, self.hparams)
         self.automatic_optimization = False
-        in_features = math.prod(obs_shape)
+        encoder, in_features = obs_encoder(obs_shape, obs_categories)
         self.continuous = action_dim > 0
         heads = 2 * action_dim if log_std == "learned" else action_dim
         self.policy = mlp(
-            in_features, heads if self.continuous else n_actions, hidden_sizes, activation
+            in_features, heads if self.continuous else n_actions, hidden_sizes, activation, encoder
         )
         self.log_std = (
             nn.Parameter(torch.full((action_dim,), log_std_init))
@@ -133,7 +137,9 @@ class Reinforce(RLModule):
             else None
         )
         self.value = (
-            mlp(in_features, 1, value_hidden_sizes, activation) if baseline == "value" else None
+            mlp(in_features, 1, value_hidden_sizes, activation, copy.deepcopy(encoder))
+            if baseline == "value"
+            else None
         )
         self.n_actions = n_actions
         self.policy_version = 0  # policy updates so far; stamps the rollouts it collects
@@ -146,7 +152,7 @@ class Reinforce(RLModule):
         space = spec.action_space
         if spec.n_actions < 1 and not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
             raise ConfigError(
-                f"REINFORCE needs a Discrete or a 1-D Box action space, but env.id={spec.env_id} "
+                f"REINFORCE needs a Discrete or a 1-D Box action space, but {spec.env_id} "
                 f"has {space}."
             )
         return spec
@@ -155,7 +161,12 @@ class Reinforce(RLModule):
     def spec_kwargs(spec: EnvSpec) -> dict[str, Any]:
         """The constructor arguments that come from the env."""
         action_dim = 0 if spec.n_actions else math.prod(spec.action_space.shape or (0,))
-        return {"obs_shape": spec.obs_shape, "n_actions": spec.n_actions, "action_dim": action_dim}
+        return {
+            "obs_shape": spec.obs_shape,
+            "n_actions": spec.n_actions,
+            "action_dim": action_dim,
+            "obs_categories": spec.obs_categories,
+        }
 
     # ---- acting -------------------------------------------------------------------------
 

@@ -1,0 +1,274 @@
+"""Building Gymnasium environments from config: ids, user classes, checks, vector envs, specs."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.wrappers import TimeLimit
+
+from litrl.envs.guard import GuardedEnv
+from litrl.envs.legacy import LegacyEnvAdapter, api_of
+from litrl.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What an agent needs to know about an environment to build its networks.
+
+    ``obs_categories`` is the size of a Discrete observation space (observations are indices,
+    one-hot encoded by the networks); 0 for Box observations.
+    """
+
+    env_id: str
+    obs_shape: tuple[int, ...]
+    action_space: gym.Space
+    reward_threshold: float | None
+    obs_categories: int = 0
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions of a Discrete action space; 0 for any other space."""
+        return int(self.action_space.n) if isinstance(self.action_space, gym.spaces.Discrete) else 0
+
+
+@dataclass
+class EnvFactory:
+    """Makes (vector) environments from a registered id or from a user's class; checks them when built.
+
+    Exactly one of ``id`` and ``entry_point`` is set.
+
+    Args:
+        id: a registered Gymnasium id, e.g. ``CartPole-v1``.
+        entry_point: a user env class as ``module.path:ClassName``, importable from the current
+            directory or PYTHONPATH. Classic-Gym classes (``step`` returning 3 or 4 values,
+            ``reset`` returning the state) are adapted; Gymnasium's ``check_env`` runs on it.
+        package: a module imported first, for packages that register ids on import.
+        kwargs: keyword arguments for ``gymnasium.make`` or the class.
+        max_episode_steps: the time limit (truncation); for ids, overrides the id's own.
+        reward_threshold: the return that counts as solved; defaults to the id's own.
+    """
+
+    id: str | None = None
+    entry_point: str | None = None
+    package: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    reward_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        self.kwargs = dict(self.kwargs or {})
+        if (self.id is None) == (self.entry_point is None):
+            raise ConfigError(
+                "set exactly one of env.id (a registered Gymnasium id) and env.entry_point "
+                f"(module.path:ClassName); got env.id={self.id}, env.entry_point={self.entry_point}."
+            )
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise ConfigError(
+                f"env.max_episode_steps={self.max_episode_steps} must be >= 1 or null."
+            )
+        if self.package:
+            _import(self.package, "env.package")
+        self._env_class: Callable[..., Any] | None = None
+        self._legacy_api: str | None = None
+        if self.id is not None:
+            _check_registered(self.id)
+            if self.reward_threshold is None:
+                self.reward_threshold = gym.spec(self.id).reward_threshold
+        else:
+            self._load_user_class()
+
+    @property
+    def name(self) -> str:
+        """How messages call this env: ``env.id=...`` or ``env.entry_point=...``."""
+        return f"env.id={self.id}" if self.id is not None else f"env.entry_point={self.entry_point}"
+
+    def make(self) -> gym.Env:
+        """One environment, with the time limit applied and its outputs checked on every step."""
+        if self._env_class is None:
+            assert self.id is not None
+            env = gym.make(self.id, max_episode_steps=self.max_episode_steps, **self.kwargs)
+        else:
+            env = self._make_user_env()
+        return GuardedEnv(env, self.name)
+
+    def make_vector(self, num_envs: int) -> SyncVectorEnv:
+        """``num_envs`` copies stepped in lock-step.
+
+        The autoreset mode is SAME_STEP: the observation returned at an episode end is already
+        the next episode's first one, and the true final observation sits in
+        ``info["final_obs"]``, so the transition stored for that step bootstraps from the
+        right state.
+        """
+        if num_envs < 1:
+            raise ConfigError(f"num_envs={num_envs} must be >= 1.")
+        makers: list[Callable[[], gym.Env]] = [self.make] * num_envs
+        return SyncVectorEnv(makers, autoreset_mode=AutoresetMode.SAME_STEP)
+
+    def spec(self) -> EnvSpec:
+        """Reads the spaces of one throwaway instance, after a reset and a random step.
+
+        That first step is a preflight: an env that raises, or returns a NaN or misshapen
+        observation straight away, fails here, before any compute is spent.
+        """
+        env = self.make()
+        try:
+            obs_space, action_space = env.observation_space, env.action_space
+            if not isinstance(obs_space, (gym.spaces.Box, gym.spaces.Discrete)):
+                raise ConfigError(
+                    f"{self.name} has observation space {obs_space}; litrl supports Box and "
+                    "Discrete observations, not this one yet. Flatten it with a wrapper (e.g. "
+                    "gymnasium.wrappers.FlattenObservation) in your env class."
+                )
+            env.reset(seed=0)
+            action_space.seed(0)
+            env.step(action_space.sample())
+        finally:
+            env.close()
+        name = self.id or str(self.entry_point)
+        if isinstance(obs_space, gym.spaces.Discrete):
+            return EnvSpec(name, (), action_space, self.reward_threshold, int(obs_space.n))
+        return EnvSpec(name, tuple(obs_space.shape), action_space, self.reward_threshold)
+
+    # ---- user classes -------------------------------------------------------------------
+
+    def _load_user_class(self) -> None:
+        module_name, _, class_name = str(self.entry_point).partition(":")
+        if not module_name or not class_name:
+            raise ConfigError(
+                f"env.entry_point={self.entry_point} must look like module.path:ClassName, "
+                "e.g. env.entry_point=my_envs.grid:GridWorld."
+            )
+        module = _import(module_name, "env.entry_point")
+        env_class = getattr(module, class_name, None)
+        if env_class is None:
+            classes = [name for name in vars(module) if isinstance(getattr(module, name), type)]
+            close = difflib.get_close_matches(class_name, classes, n=3)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"env.entry_point={self.entry_point}: {module_name} has no {class_name}.{hint}"
+            )
+        self._env_class = env_class
+        probe = self._instantiate()
+        try:
+            self._legacy_api = api_of(probe)
+        except Exception as error:
+            raise ConfigError(f"{self.name} fails its first reset()/step(): {error!r}") from error
+        finally:
+            _close(probe)
+        if self._legacy_api:
+            log.warning(
+                "%s uses the classic Gym API (%s); litrl adapts it: done -> terminated, and "
+                "time limits come from env.max_episode_steps.",
+                self.name,
+                self._legacy_api,
+            )
+        self._check_user_env()
+
+    def _instantiate(self) -> Any:
+        assert self._env_class is not None
+        try:
+            env = self._env_class(**self.kwargs)
+        except TypeError as error:
+            raise ConfigError(
+                f"{self.name} cannot be built with env.kwargs={self.kwargs}: {error}"
+            ) from error
+        for space in ("observation_space", "action_space"):
+            if not isinstance(getattr(env, space, None), gym.spaces.Space):
+                raise ConfigError(
+                    f"{self.name} defines no {space}; set self.{space} to a gymnasium.spaces "
+                    "object (e.g. Box or Discrete) in its __init__."
+                )
+        return env
+
+    def _make_user_env(self) -> gym.Env:
+        env = self._instantiate()
+        if self._legacy_api:
+            env = LegacyEnvAdapter(env)
+        if self.max_episode_steps is not None:
+            env = TimeLimit(env, self.max_episode_steps)
+        return env
+
+    def _check_user_env(self) -> None:
+        """Gymnasium's ``check_env`` on a fresh instance; a failed check is a ConfigError.
+
+        Seeding-determinism findings stay warnings: course envs often draw from the global
+        numpy RNG, which ``seed`` seeds, so their runs still repeat.
+        """
+        env = self._make_user_env()
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*render.*")
+                check_env(env.unwrapped, skip_render_check=True)
+        except AssertionError as error:
+            if "determinis" in str(error).lower() or "super().reset(seed=seed)" in str(error):
+                log.warning(
+                    "%s: %s. It does not seed itself from reset(seed=...); runs repeat only if it "
+                    "draws from numpy's global RNG, which litrl seeds.",
+                    self.name,
+                    error,
+                )
+            else:
+                raise ConfigError(f"{self.name} fails gymnasium's check_env: {error}") from error
+        except Exception as error:
+            raise ConfigError(f"{self.name} fails gymnasium's check_env: {error!r}") from error
+        finally:
+            _close(env)
+
+
+def final_observations(next_obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    """The observation each sub-env actually reached this step.
+
+    Under SAME_STEP autoreset, ``next_obs`` of a finished sub-env is the reset observation of
+    its new episode; the state the finished episode ended in is ``info["final_obs"]``.
+    """
+    ended = info.get("_final_obs")
+    if ended is None or not ended.any():
+        return next_obs
+    reached = next_obs.copy()
+    for i in np.flatnonzero(ended):
+        reached[i] = info["final_obs"][i]
+    return reached
+
+
+def _import(module_name: str, field_name: str) -> Any:
+    # Users run from their project directory, which is not on sys.path when train.py lives elsewhere.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise ConfigError(
+            f"{field_name}: cannot import module {error.name!r} (needed for {module_name}). Run from "
+            "the directory that holds it, add that directory to PYTHONPATH, or pip install it."
+        ) from error
+
+
+def _close(env: Any) -> None:
+    if callable(getattr(env, "close", None)):
+        env.close()
+
+
+def _check_registered(env_id: str) -> None:
+    if env_id in gym.registry:
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigError(
+        f"env.id={env_id} is not a registered Gymnasium id.{hint} "
+        "List them with `python -c 'import gymnasium; gymnasium.pprint_registry()'`; "
+        "for a package that registers ids on import, set env.package=<module>."
+    )
