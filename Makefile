@@ -41,13 +41,13 @@ bench: $(STAMP) ## benchmarks (~25 min): DQN vs SB3 and plain PyTorch, REINFORCE
 	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check src tests benchmarks examples train.py
-	$(BIN)/ruff format --check src tests benchmarks examples train.py
+	$(BIN)/ruff check src tests benchmarks examples train.py evaluate.py
+	$(BIN)/ruff format --check src tests benchmarks examples train.py evaluate.py
 	$(BIN)/mypy
 
 format: $(STAMP) ## apply ruff's formatting and fixes
-	$(BIN)/ruff format src tests benchmarks examples train.py
-	$(BIN)/ruff check --fix src tests benchmarks examples train.py
+	$(BIN)/ruff format src tests benchmarks examples train.py evaluate.py
+	$(BIN)/ruff check --fix src tests benchmarks examples train.py evaluate.py
 
 tensorboard: $(STAMP) ## serve TensorBoard over outputs/
 	$(BIN)/tensorboard --logdir outputs

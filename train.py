@@ -6,6 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 from litrl import ConfigError, EnvError, RunInterrupted, TrainingDiverged
+from litrl.config import expand_shorthands, register_resolvers
 from litrl.train import run
 
 # What the user must fix -> (exit status, how the one-line message starts). No traceback wall.
@@ -30,4 +31,6 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    register_resolvers()
+    sys.argv[1:] = expand_shorthands(sys.argv[1:])
     main()

@@ -57,7 +57,13 @@ def litrl_worker(seed: int, overrides: list[str]) -> dict:
 
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-litrl-{seed}-"))
     cfg = compose_config(
-        [f"seed={seed}", f"run_dir={run_dir}", "progress_bar_refresh_steps=1000", *overrides]
+        [
+            f"seed={seed}",
+            f"run_dir={run_dir}",
+            "progress_bar_refresh_steps=1000",
+            "video.every_n_evals=0",
+            *overrides,
+        ]
     )
     started = time.time()
     final = run(cfg)

@@ -38,6 +38,7 @@ def litrl_worker(seed: int, overrides: list[str]) -> dict:
             "algo=reinforce",
             f"run_dir={run_dir}",
             "progress_bar_refresh_steps=100000",
+            "video.every_n_evals=0",
             *overrides,
         ]
     )

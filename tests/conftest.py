@@ -27,6 +27,16 @@ def smoke_cfg(tmp_path: Path):
     return make
 
 
+@pytest.fixture
+def compose():
+    """Composes ``train`` with the smoke preset and the given overrides into ``run_dir``."""
+
+    def make(*overrides: str, run_dir: Path):
+        return compose_config(["debug=smoke", f"run_dir={run_dir}", *overrides])
+
+    return make
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return

@@ -64,7 +64,8 @@ class BrokenEnv(gym.Env):
     """Misbehaves at its ``fail_at_step``-th step in the way ``fault`` names.
 
     Faults: ``raises`` (an exception), ``nan_obs`` (a NaN observation), ``wrong_shape`` (an observation
-    of the wrong shape); ``reset_out_of_space`` returns a first observation outside the space,
+    of the wrong shape), ``huge_reward`` (a finite reward whose square overflows float32);
+    ``reset_out_of_space`` returns a first observation outside the space,
     which fails gymnasium's check_env.
     """
 
@@ -89,6 +90,8 @@ class BrokenEnv(gym.Env):
                 obs[0] = np.nan
             if self.fault == "wrong_shape":
                 obs = np.zeros(3, dtype=np.float32)
+            if self.fault == "huge_reward":
+                return obs, 3e38, terminated, False, {}
         return obs, 1.0, terminated, False, {}
 
 

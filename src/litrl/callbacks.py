@@ -1,15 +1,24 @@
-"""Callbacks: the RL progress bar and TensorBoard hparams."""
+"""Callbacks: the RL progress bar, checkpoints, a graceful stop on signals, TensorBoard hparams."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams
+
+from litrl.data.collector import Actor
+from litrl.video import episode_frames, video_summary
+
+log = logging.getLogger(__name__)
 
 
 class RLProgressBar(TQDMProgressBar):
@@ -44,6 +53,131 @@ class BestCheckpoint(ModelCheckpoint):
             return super().check_monitor_top_k(trainer, current)
         best = self.best_k_models[self.kth_best_model_path]
         return bool(current >= best if self.mode == "max" else current <= best)
+
+
+class ConfigInCheckpoint(Callback):
+    """Stores the resolved run config in every checkpoint, so that a checkpoint alone can be
+    resumed (and vetted against a changed config) or evaluated on its env.
+
+    Args:
+        config: the resolved config as plain containers.
+        key: where it goes in the checkpoint.
+    """
+
+    def __init__(self, config: dict[str, Any], key: str) -> None:
+        self.config, self.key = config, key
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint[self.key] = self.config
+
+
+class EvalVideo(Callback):
+    """Every ``every_n_evals`` evaluations, one greedy episode to TensorBoard as ``eval/video``.
+
+    Args:
+        env: makes the rendering env (``render_mode="rgb_array"``).
+        every_n_evals: evaluations between videos; 0 never records.
+        seed: the recorded episodes' reset seeds start here.
+    """
+
+    def __init__(self, env: Any, every_n_evals: int, seed: int) -> None:
+        self.env, self.every_n_evals, self.seed = env, every_n_evals, seed
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        evaluations = getattr(getattr(trainer, "datamodule", None), "evaluations_done", 0)
+        if not self.every_n_evals or evaluations % self.every_n_evals or trainer.sanity_checking:
+            return
+        loggers = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+        if not loggers:
+            return
+        frames = episode_frames(
+            cast(Actor, pl_module), self.env, self.seed + evaluations, str(pl_module.device)
+        )
+        summary = video_summary("eval/video", frames, fps=self._fps())
+        for logger in loggers:
+            writer = logger.experiment._get_file_writer()
+            writer.add_summary(summary, global_step=getattr(pl_module, "env_steps", 0))
+
+    def _fps(self) -> int:
+        env = self.env.make()
+        fps = env.metadata.get("render_fps") or 30
+        env.close()
+        return int(fps)
+
+
+class StopRequested(Exception):
+    """Raised by GracefulStop once the final checkpoint is written, to leave ``fit`` at once.
+
+    Setting ``trainer.should_stop`` instead would make Lightning run one more evaluation, off
+    the eval grid, before it stops.
+    """
+
+
+class GracefulStop(Callback):
+    """On SIGINT or SIGTERM: finish the training step under way, write the checkpoint, stop.
+
+    Stopping between training steps keeps the checkpoint consistent (no half-collected chunk,
+    no half-applied update). When an evaluation is due after that step it runs first and its
+    own checkpoint is the final one. A second Ctrl-C aborts at once.
+
+    Args:
+        checkpoint_path: where the final checkpoint goes (the run's ``last.ckpt``).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, checkpoint_path: Path) -> None:
+        self.checkpoint_path = checkpoint_path
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Replaces Lightning's own SIGTERM handler too, which would exit without a checkpoint.
+        self._previous = {sig: signal.signal(sig, self._request) for sig in self.SIGNALS}
+
+    def _request(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+        log.warning(
+            "%s received: stopping after this training step with a checkpoint "
+            "(press Ctrl-C again to abort without one)",
+            signal.Signals(signum).name,
+        )
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self.signum is None or trainer.should_stop:
+            return
+        if batch_idx + 1 == trainer.num_training_batches:
+            return  # an epoch ends with an evaluation, whose checkpoint comes next and is final
+        trainer.save_checkpoint(self.checkpoint_path)
+        raise StopRequested
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.signum is not None:
+            trainer.should_stop = True  # ModelCheckpoint writes last.ckpt after this hook
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore_handlers()
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self._restore_handlers()
+
+    def _restore_handlers(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
 
 
 def log_hparams_to_tensorboard(

@@ -10,10 +10,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+from litrl.resume import resume_run_dir
 
 # The config tree sits beside src/ in a source checkout (the supported install: pip install -e).
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
+# Command-line shorthands: `resume=<path>` reads better than `resume.path=<path>`.
+SHORTHANDS = {"resume": "resume.path"}
+
+
+def register_resolvers() -> None:
+    """The resolvers conf/train.yaml uses; call before Hydra composes it."""
+    OmegaConf.register_new_resolver("litrl_resume_dir", resume_run_dir, replace=True)
+
+
+def expand_shorthands(overrides: Sequence[str]) -> list[str]:
+    """``resume=X`` -> ``resume.path=X``; every other override as it is."""
+    expanded = []
+    for override in overrides:
+        key, equals, value = override.partition("=")
+        expanded.append(f"{SHORTHANDS[key]}={value}" if equals and key in SHORTHANDS else override)
+    return expanded
 
 
 def compose_config(overrides: Sequence[str] = (), config_dir: Path = CONFIG_DIR) -> DictConfig:
@@ -22,5 +40,6 @@ def compose_config(overrides: Sequence[str] = (), config_dir: Path = CONFIG_DIR)
     ``run_dir`` defaults to Hydra's output dir, which only exists under ``@hydra.main``:
     pass ``run_dir=<path>`` among the overrides before calling ``litrl.train.run``.
     """
+    register_resolvers()
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
+        return compose(config_name="train", overrides=expand_shorthands(overrides))

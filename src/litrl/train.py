@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import warnings
 from pathlib import Path
 from typing import Any, cast
@@ -14,9 +15,18 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from litrl.callbacks import BestCheckpoint, RLProgressBar, log_hparams_to_tensorboard
+from litrl.callbacks import (
+    BestCheckpoint,
+    ConfigInCheckpoint,
+    EvalVideo,
+    GracefulStop,
+    RLProgressBar,
+    StopRequested,
+    log_hparams_to_tensorboard,
+)
 from litrl.envs import EnvFactory
-from litrl.errors import ConfigError
+from litrl.errors import ConfigError, RunInterrupted
+from litrl.resume import CONFIG_KEY, ResumePoint, config_changes, find_resume_point
 
 log = logging.getLogger(__name__)
 EVAL_METRIC = "eval/return_mean"
@@ -34,6 +44,8 @@ def run(cfg: DictConfig) -> float:
         torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = Path(cfg.run_dir)
+    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    resume = _resume_point(cfg, config)
 
     env: EnvFactory = build(cfg.env)
     algo_class: Any = get_class(cfg.algo._target_)
@@ -49,15 +61,19 @@ def run(cfg: DictConfig) -> float:
         eval_episodes=cfg.eval.episodes,
         eval_num_envs=cfg.eval.num_envs,
     )
-    callbacks = _callbacks(cfg, run_dir, spec.reward_threshold)
-    loggers = _loggers(cfg, run_dir)  # the first thing that writes to the run dir
+    stop = GracefulStop(run_dir / "checkpoints" / "last.ckpt")
+    callbacks = [
+        *_callbacks(cfg, run_dir, spec.reward_threshold),
+        stop,
+        ConfigInCheckpoint(config, CONFIG_KEY),
+        EvalVideo(env, cfg.video.every_n_evals, seed=cfg.seed + 20_000),
+    ]
+    loggers = _loggers(cfg, config, run_dir, resume)  # the first thing that writes to the run dir
     trainer = L.Trainer(
         **cast(dict[str, Any], OmegaConf.to_container(cfg.accelerator)),
         logger=loggers or False,
         callbacks=callbacks,
-        max_epochs=1,
-        val_check_interval=datamodule.training_steps_per_eval,
-        check_val_every_n_epoch=None,
+        max_epochs=datamodule.num_evaluations,  # an epoch is one evaluation interval
         num_sanity_val_steps=0,
         default_root_dir=run_dir,
         enable_model_summary=False,
@@ -71,7 +87,31 @@ def run(cfg: DictConfig) -> float:
             "smaller than the logging interval",
         ):
             warnings.filterwarnings("ignore", message=f".*{message}.*")
-        trainer.fit(module, datamodule=datamodule)
+        # The DataModule's state_dict carries the rollout state, so mid-epoch resumes are exact.
+        warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
+        try:
+            trainer.fit(
+                module,
+                datamodule=datamodule,
+                ckpt_path=resume.checkpoint if resume else None,
+                weights_only=True,
+            )
+        except BaseException as error:
+            for logger in loggers:  # Lightning only finalizes them on success
+                logger.finalize("failed")
+            if not isinstance(error, StopRequested):
+                raise
+    if stop.signum is not None:
+        raise RunInterrupted(
+            stop.signum,
+            f"interrupted by {signal.Signals(stop.signum).name} at env step {module.env_steps}; "
+            f"checkpoint {stop.checkpoint_path}. Continue with: python train.py resume={run_dir}",
+        )
+    if resume and datamodule.resumed_exactly is False:
+        log.warning(
+            "the envs could not be snapshotted (their state is not plain data), so the resumed run "
+            "reset them: unfinished episodes at the checkpoint were dropped."
+        )
     final_return = float(module.last_eval_return)
     log.info(
         "final eval return %.1f after %d env steps; run dir %s",
@@ -91,15 +131,42 @@ def build(node: DictConfig, **objects: Any) -> Any:
     return instantiate(node, _partial_=True, _convert_="all")(**objects)
 
 
-def _loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
+def _resume_point(cfg: DictConfig, config: dict[str, Any]) -> ResumePoint | None:
+    """The checkpoint ``resume.path`` names, vetted before anything is built."""
+    if not cfg.resume.path:
+        return None
+    resume = find_resume_point(str(cfg.resume.path))
+    changes = config_changes(resume.config, config)
+    if changes and not cfg.resume.allow_config_change:
+        raise ConfigError(
+            f"resume={cfg.resume.path}: the config differs from the run's in keys that change the "
+            "algorithm:\n" + "\n".join(changes) + "\nDrop those overrides, or set "
+            "resume.allow_config_change=true to continue with the new values."
+        )
+    log.info(
+        "resuming %s from env step %d (%s)", resume.run_dir, resume.env_steps, resume.checkpoint
+    )
+    return resume
+
+
+def _loggers(
+    cfg: DictConfig, config: dict[str, Any], run_dir: Path, resume: ResumePoint | None
+) -> list[Logger]:
     if not cfg.logger or not cfg.logger.get("_target_"):
         return []
-    logger = build(cfg.logger, save_dir=str(run_dir))
-    params: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    if isinstance(logger, TensorBoardLogger):
-        log_hparams_to_tensorboard(logger, params, EVAL_METRIC)
+    extra: dict[str, Any] = {}
+    is_tensorboard = issubclass(get_class(cfg.logger._target_), TensorBoardLogger)
+    if resume and is_tensorboard:
+        # TensorBoard drops earlier events at or past this step: no overlap with the
+        # metrics the run logged after its checkpoint and before it stopped.
+        extra["purge_step"] = resume.env_steps + 1
+    logger = build(cfg.logger, save_dir=str(run_dir), **extra)
+    if resume:
+        return [logger]  # the run's hparams are already logged
+    if is_tensorboard:
+        log_hparams_to_tensorboard(logger, config, EVAL_METRIC)
     else:
-        logger.log_hyperparams(params)
+        logger.log_hyperparams(config)
     return [logger]
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import random
 import time
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
+import numpy as np
+import torch
 from torch import Tensor
 
 from litrl.data.collector import Episodes
+from litrl.errors import TrainingDiverged
 
 
 class RLModule(L.LightningModule):
@@ -31,7 +35,15 @@ class RLModule(L.LightningModule):
         self.updates = 0
         self.last_eval_return = float("nan")
         self._last_env_steps_per_sec = 0.0
+        self._resume_state: dict[str, Any] | None = None
+        self._sums: dict[str, Tensor] = {}
+        self._episode_returns: list[float] = []
+        self._episode_lengths: list[int] = []
         self._reset_log_window()
+
+    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
+        """Actions for a batch of observations (the data side's ``Actor`` protocol)."""
+        raise NotImplementedError
 
     def window_metrics(self) -> dict[str, float]:
         """Extra metrics written at each log point (schedules, learning rates)."""
@@ -49,6 +61,9 @@ class RLModule(L.LightningModule):
     ) -> None:
         """Books one training step's env steps, updates and finished episodes; logs when due."""
         self.env_steps = env_steps
+        loss = self._sums.get("train/loss")
+        if loss is not None and not torch.isfinite(loss):
+            self._diverged()
         self._updates_in_window += updates
         self._episode_returns += episode_returns
         self._episode_lengths += episode_lengths
@@ -81,17 +96,29 @@ class RLModule(L.LightningModule):
         return metrics
 
     def on_train_start(self) -> None:
-        self._reset_log_window()
+        if self._resume_state is None:
+            self._reset_log_window()
+            return
+        # Restored here, right before the first batch, so nothing in between draws from the RNGs.
+        state, self._resume_state = self._resume_state, None
+        window = state["log_window"]
+        self._sums = {name: value.to(self.device) for name, value in window["sums"].items()}
+        self._updates_in_window = window["updates"]
+        self._episode_returns = list(window["episode_returns"])
+        self._episode_lengths = list(window["episode_lengths"])
+        self._next_log_env_steps = window["next_log_env_steps"]
+        self._window_start = (time.perf_counter(), window["start_env_steps"])
+        _set_rng_states(state["rng"])
 
     def on_train_end(self) -> None:
         if self._updates_in_window:  # the budget rarely ends on a log boundary
             self._write_train_metrics()
 
     def _reset_log_window(self) -> None:
-        self._sums: dict[str, Tensor] = {}
+        self._sums = {}
         self._updates_in_window = 0
-        self._episode_returns: list[float] = []
-        self._episode_lengths: list[int] = []
+        self._episode_returns = []
+        self._episode_lengths = []
         self._window_start = (time.perf_counter(), self.env_steps)
         self._next_log_env_steps = self.env_steps + self.log_every_env_steps
 
@@ -122,9 +149,63 @@ class RLModule(L.LightningModule):
     # ---- checkpoints --------------------------------------------------------------------
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["litrl"] = {"env_steps": self.env_steps, "updates": self.updates}
+        checkpoint["litrl"] = {
+            "env_steps": self.env_steps,
+            "updates": self.updates,
+            "last_eval_return": self.last_eval_return,
+            "log_window": {
+                "sums": {name: value.cpu() for name, value in self._sums.items()},
+                "updates": self._updates_in_window,
+                "episode_returns": list(self._episode_returns),
+                "episode_lengths": list(self._episode_lengths),
+                "next_log_env_steps": self._next_log_env_steps,
+                "start_env_steps": self._window_start[1],
+            },
+            "rng": _rng_states(),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        counters = checkpoint.get("litrl", {})
-        self.env_steps = counters.get("env_steps", 0)
-        self.updates = counters.get("updates", 0)
+        state = checkpoint.get("litrl", {})
+        self.env_steps = state.get("env_steps", 0)
+        self.updates = state.get("updates", 0)
+        self.last_eval_return = state.get("last_eval_return", float("nan"))
+        if "rng" in state:  # applied in on_train_start when training resumes
+            self._resume_state = state
+
+    def _diverged(self) -> None:
+        callback = self.trainer.checkpoint_callback if self._trainer is not None else None
+        last_good = getattr(callback, "last_model_path", "")
+        kept = (
+            f"The last good checkpoint is kept: {last_good}; resume= from it with "
+            "resume.allow_config_change=true."
+            if last_good
+            else "No checkpoint was written yet."
+        )
+        raise TrainingDiverged(
+            f"the loss became {self._sums['train/loss'].item()} by env step {self.env_steps} "
+            f"(update {self.updates}). {kept} Lower algo.lr or tighten the gradient clipping."
+        )
+
+
+def _rng_states() -> dict[str, Any]:
+    """Every global RNG a run draws from, as plain data a weights_only load accepts."""
+    version, mt_state, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = cast(tuple[Any, ...], np.random.get_state())
+    states: dict[str, Any] = {
+        "python": [version, list(mt_state), gauss],
+        "numpy": [name, torch.from_numpy(keys.copy()), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    version, mt_state, gauss = states["python"]
+    random.setstate((version, tuple(mt_state), gauss))
+    name, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, keys.numpy(), pos, has_gauss, cached))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -81,6 +81,19 @@ class ReplayBuffer:
         self.pos = 0  # next row to write
         self.steps_stored = 0
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the storage takes."""
+        fields = (
+            self.obs,
+            self.next_obs,
+            self.action,
+            self.reward,
+            self.terminated,
+            self.episode_ended,
+        )
+        return sum(t.element_size() * t.nelement() for t in fields)
+
     def __len__(self) -> int:
         """Transitions stored, across envs."""
         return self.steps_stored * self.num_envs
@@ -98,6 +111,40 @@ class ReplayBuffer:
             getattr(self, name)[rows] = values.to(self.device, non_blocking=True)
         self.pos = (self.pos + steps) % self.steps_capacity
         self.steps_stored = min(self.steps_stored + steps, self.steps_capacity)
+
+    def mark_episode_ends(self) -> None:
+        """Ends every env's episode at its newest stored step, as a truncation.
+
+        For when the envs are reset from outside (a resume that could not restore them): the
+        stored steps still bootstrap from their true next observations, but no n-step window
+        reaches across into the new episodes.
+        """
+        if self.steps_stored:
+            self.episode_ended[(self.pos - 1) % self.steps_capacity] = True
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stored rows and the write position, as tensors on the host."""
+        filled = slice(0, self.steps_stored)
+        fields = ("obs", "next_obs", "action", "reward", "terminated", "episode_ended")
+        return {
+            "pos": self.pos,
+            "steps_stored": self.steps_stored,
+            **{name: getattr(self, name)[filled].cpu() for name in fields},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refills the buffer from ``state_dict()``; the capacity and env count must match."""
+        if (
+            state["obs"].shape[1:] != self.obs.shape[1:]
+            or state["steps_stored"] > self.steps_capacity
+        ):
+            raise ConfigError(
+                "the checkpoint's replay buffer does not fit this one: keep "
+                "algo.data.buffer_capacity and algo.data.num_envs as they were."
+            )
+        self.pos, self.steps_stored = state["pos"], state["steps_stored"]
+        for name in ("obs", "next_obs", "action", "reward", "terminated", "episode_ended"):
+            getattr(self, name)[: self.steps_stored] = state[name].to(self.device)
 
     def sample(self, num_batches: int, batch_size: int, n_step: int = 1) -> NStepSample:
         """Uniformly samples ``num_batches x batch_size`` n-step windows with replacement."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -12,6 +12,7 @@ from torch import Tensor
 
 from litrl.data.buffers import Transitions
 from litrl.envs import final_observations
+from litrl.envs.snapshot import restore, snapshot
 
 
 class Actor(Protocol):
@@ -59,6 +60,7 @@ class Collector:
     def __init__(self, envs: VectorEnv, device: torch.device, seed: int) -> None:
         self.envs = envs
         self.device = device
+        self.seed = seed
         self.num_envs = envs.num_envs
         self.obs, _ = envs.reset(seed=seed)
         envs.action_space.seed(seed)
@@ -108,6 +110,44 @@ class Collector:
         )
         self._finished_returns, self._finished_lengths = [], []
         return episodes
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where every env stands, as plain data (see ``litrl.envs.snapshot``).
+
+        ``envs`` is None when some env's state is not plain data (e.g. a Box2D world).
+        """
+        snapshots = [snapshot(env) for env in getattr(self.envs, "envs", [])]
+        exact = bool(snapshots) and all(s is not None for s in snapshots)
+        return {
+            "obs": torch.from_numpy(np.array(self.obs)),
+            "env_steps": self.env_steps,
+            "running_return": torch.from_numpy(self._running_return.copy()),
+            "running_length": torch.from_numpy(self._running_length.copy()),
+            "envs": snapshots if exact else None,
+            "action_space_rng": self.envs.action_space.np_random.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> bool:
+        """Continues where ``state`` left off.
+
+        Returns:
+            True if the envs continue their episodes exactly; False if they could not be
+            snapshotted and were reset instead (their unfinished episodes are dropped).
+        """
+        self.env_steps = state["env_steps"]
+        self.envs.action_space.np_random.bit_generator.state = state["action_space_rng"]
+        self._finished_returns, self._finished_lengths = [], []
+        if state["envs"] is None:
+            self.obs, _ = self.envs.reset(seed=self.seed + self.env_steps)
+            self._running_return[:] = 0.0
+            self._running_length[:] = 0
+            return False
+        for env, env_state in zip(self.envs.envs, state["envs"], strict=True):  # type: ignore[attr-defined]
+            restore(env, env_state)
+        self.obs = state["obs"].numpy().copy()
+        self._running_return = state["running_return"].numpy().copy()
+        self._running_length = state["running_length"].numpy().copy()
+        return True
 
     def _actions(self, actor: Actor | None) -> np.ndarray:
         if actor is None:

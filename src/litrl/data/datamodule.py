@@ -7,6 +7,7 @@ share ``EnvRolloutDataModule``: envs, the budget in env steps, and greedy evalua
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from typing import Any, NamedTuple, cast
@@ -19,7 +20,10 @@ from torch.utils.data import DataLoader, IterableDataset
 from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
 from litrl.data.collector import Actor, Collector, Episodes, evaluate
 from litrl.envs import EnvFactory
-from litrl.errors import ConfigError, check_range
+from litrl.errors import ConfigError, check_choice, check_range
+
+log = logging.getLogger(__name__)
+AUTO_CHECKPOINT_BUFFER_BYTES = 512 * 2**20
 
 
 class RolloutBatch(NamedTuple):
@@ -121,6 +125,8 @@ class EnvRolloutDataModule(L.LightningDataModule):
         self.actor = actor
         self.evaluations_done = 0
         self.collector: Collector | None = None
+        self.resumed_exactly: bool | None = None  # set by load_state_dict
+        self._pending_state: dict[str, Any] | None = None
 
     def _check_sizes(self) -> None:
         check_range("algo.data.num_envs", self.num_envs, 1, math.inf)
@@ -143,11 +149,19 @@ class EnvRolloutDataModule(L.LightningDataModule):
         return self.eval_every_env_steps // self.env_steps_per_collect
 
     @property
-    def num_training_steps(self) -> int:
-        """Training steps in the budget, rounded up to end on an evaluation."""
+    def num_evaluations(self) -> int:
+        """Evaluations in the budget, rounded up: a run always ends with one.
+
+        The trainer runs one epoch per evaluation, so a resumed run whose budget grew simply
+        has more epochs to go.
+        """
         learning_env_steps = max(self.total_env_steps - self.warmup_env_steps, 1)
-        evals = math.ceil(learning_env_steps / self.eval_every_env_steps)
-        return evals * self.training_steps_per_eval
+        return math.ceil(learning_env_steps / self.eval_every_env_steps)
+
+    @property
+    def num_training_steps(self) -> int:
+        """Training steps in the budget."""
+        return self.num_evaluations * self.training_steps_per_eval
 
     @property
     def steps_per_env(self) -> int:
@@ -164,6 +178,26 @@ class EnvRolloutDataModule(L.LightningDataModule):
         if self.actor is None and self.trainer is not None:
             self.actor = cast(Actor, self.trainer.lightning_module)
         self._setup_storage(device)
+        if self._pending_state is not None:
+            self.load_state_dict(self._pending_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs to continue collecting where this run stands."""
+        assert self.collector is not None, "call setup() first"
+        return {"collector": self.collector.state_dict(), "evaluations_done": self.evaluations_done}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continues from a checkpoint's ``state_dict()`` (applied at ``setup`` if not built yet)."""
+        if self.collector is None:
+            self._pending_state = state_dict
+            return
+        self._pending_state = None
+        self.evaluations_done = state_dict["evaluations_done"]
+        self.resumed_exactly = self.collector.load_state_dict(state_dict["collector"])
+        self._load_storage(state_dict)
+
+    def _load_storage(self, state_dict: dict[str, Any]) -> None:
+        """Restores what ``_setup_storage`` allocated."""
 
     def _setup_storage(self, device: torch.device) -> None:
         """Allocates what the subclass keeps between training steps."""
@@ -173,7 +207,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     def train_dataloader(self) -> DataLoader:
-        return _loader(_SizedIterable(self.num_training_steps, self.next_batch))
+        return _loader(_SizedIterable(self.training_steps_per_eval, self.next_batch))
 
     def val_dataloader(self) -> DataLoader:
         return _loader(_SizedIterable(1, self.evaluate))
@@ -209,6 +243,8 @@ class ReplayDataModule(EnvRolloutDataModule):
         updates_per_collect: gradient updates per training step.
         warmup_env_steps: random-action env steps before learning starts.
         n_step: length of the return windows sampled for the targets.
+        checkpoint_buffer: store the replay buffer in checkpoints so that a resumed run
+            continues with it: true, false, or "auto" (when it takes at most 512 MiB).
         total_env_steps: the run's budget, warm-up included.
         eval_every_env_steps: env steps between greedy evaluations (see EnvRolloutDataModule).
         eval_episodes: greedy episodes per evaluation.
@@ -227,6 +263,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         updates_per_collect: int = 16,
         warmup_env_steps: int = 1_000,
         n_step: int = 5,
+        checkpoint_buffer: bool | str = "auto",
         total_env_steps: int = 50_000,
         eval_every_env_steps: int = 2_048,
         eval_episodes: int = 10,
@@ -243,6 +280,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         self.updates_per_collect = updates_per_collect
         self.warmup_env_steps = warmup_env_steps
         self.n_step = n_step
+        self.checkpoint_buffer = checkpoint_buffer
         self._check_sizes()
         self.buffer: ReplayBuffer | None = None
 
@@ -253,6 +291,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         check_range("algo.data.n_step", self.n_step, 1, math.inf)
         check_range("algo.data.updates_per_collect", self.updates_per_collect, 0, math.inf)
         check_range("algo.data.warmup_env_steps", self.warmup_env_steps, 0, self.buffer_capacity)
+        check_choice("algo.data.checkpoint_buffer", self.checkpoint_buffer, [True, False, "auto"])
         rows_per_env = self.buffer_capacity // self.num_envs
         for field, steps_per_env in (
             ("algo.data.env_steps_per_collect", self.steps_per_env),
@@ -269,6 +308,31 @@ class ReplayDataModule(EnvRolloutDataModule):
         if self.buffer is None:
             spec = self.env.spec()
             self.buffer = ReplayBuffer(self.buffer_capacity, self.num_envs, spec.obs_shape, device)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        assert self.buffer is not None
+        state["buffer"] = self.buffer.state_dict() if self._buffer_in_checkpoint() else None
+        return state
+
+    def _load_storage(self, state_dict: dict[str, Any]) -> None:
+        assert self.buffer is not None
+        if state_dict.get("buffer") is not None:
+            self.buffer.load_state_dict(state_dict["buffer"])
+        else:
+            log.warning(
+                "the checkpoint holds no replay buffer (algo.data.checkpoint_buffer); the resumed "
+                "run refills it, with %d random warm-up steps first.",
+                self.warmup_env_steps,
+            )
+        if not self.resumed_exactly:
+            self.buffer.mark_episode_ends()
+
+    def _buffer_in_checkpoint(self) -> bool:
+        if self.checkpoint_buffer == "auto":
+            assert self.buffer is not None
+            return self.buffer.nbytes <= AUTO_CHECKPOINT_BUFFER_BYTES
+        return bool(self.checkpoint_buffer)
 
     def next_batch(self) -> RolloutBatch:
         """Collects one chunk with the actor, stores it, samples the chunk's minibatches."""

@@ -96,13 +96,20 @@ class EnvFactory:
         """How messages call this env: ``env.id=...`` or ``env.entry_point=...``."""
         return f"env.id={self.id}" if self.id is not None else f"env.entry_point={self.entry_point}"
 
-    def make(self) -> gym.Env:
-        """One environment, with the time limit applied and its outputs checked on every step."""
+    def make(self, render_mode: str | None = None) -> gym.Env:
+        """One environment, with the time limit applied and its outputs checked on every step.
+
+        Args:
+            render_mode: e.g. ``rgb_array`` for videos; None renders nothing.
+        """
+        extra: dict[str, Any] = {"render_mode": render_mode} if render_mode else {}
         if self._env_class is None:
             assert self.id is not None
-            env = gym.make(self.id, max_episode_steps=self.max_episode_steps, **self.kwargs)
+            env = gym.make(
+                self.id, max_episode_steps=self.max_episode_steps, **self.kwargs, **extra
+            )
         else:
-            env = self._make_user_env()
+            env = self._make_user_env(**extra)
         return GuardedEnv(env, self.name)
 
     def make_vector(self, num_envs: int) -> SyncVectorEnv:
@@ -194,8 +201,8 @@ class EnvFactory:
                 )
         return env
 
-    def _make_user_env(self) -> gym.Env:
-        env = self._instantiate()
+    def _make_user_env(self, **extra: Any) -> gym.Env:
+        env = self._instantiate(**extra)
         if self._legacy_api:
             env = LegacyEnvAdapter(env)
         if self.max_episode_steps is not None:

@@ -1,0 +1,84 @@
+"""Evaluating a trained agent from its checkpoint: greedy episodes, returns, MP4 videos.
+
+python evaluate.py ckpt=outputs/dqn-cartpole/<time>/checkpoints/best.ckpt episodes=20 video=true
+litrl-evaluate ckpt=... (the same, as a console script)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+from litrl.algos.base import RLModule
+from litrl.config import CONFIG_DIR
+from litrl.data.collector import Episodes, evaluate
+from litrl.envs import EnvError, EnvFactory
+from litrl.errors import ConfigError
+from litrl.resume import CONFIG_KEY, load_checkpoint
+from litrl.train import build
+from litrl.video import record_videos
+
+
+def load_agent(ckpt: Path | str, device: str = "cpu") -> tuple[RLModule, EnvFactory]:
+    """The agent a litrl checkpoint holds, on ``device``, and the env it was trained on.
+
+    The checkpoint is loaded with ``weights_only=True``, and the classes its config names must
+    be litrl's own kinds (an RLModule, an EnvFactory) before anything is built from it.
+    """
+    checkpoint = load_checkpoint(ckpt)
+    config = checkpoint[CONFIG_KEY]
+    algo_class = _checked_class(config["algo"]["_target_"], RLModule, ckpt)
+    _checked_class(config["env"]["_target_"], EnvFactory, ckpt)
+    module = algo_class(**checkpoint["hyper_parameters"])
+    module.load_state_dict(checkpoint["state_dict"])
+    module.on_load_checkpoint(checkpoint)  # counters: env steps, updates
+    module.to(device).eval()
+    return module, build(OmegaConf.create(config["env"]))
+
+
+def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
+    """Runs the evaluate config: prints the returns and lengths, writes videos when asked."""
+    module, env = load_agent(cfg.ckpt, cfg.device)
+    num_envs = max(1, min(cfg.num_envs, cfg.episodes))
+    episodes = evaluate(
+        module, env.make_vector(num_envs), cfg.episodes, cfg.seed, torch.device(cfg.device)
+    )
+    returns, lengths = episodes.returns.float(), episodes.lengths.float()
+    print(
+        f"{env.id or env.entry_point}: {len(returns)} greedy episodes, return "
+        f"{returns.mean():.2f} ± {returns.std(correction=0):.2f}, length "
+        f"{lengths.mean():.1f} ± {lengths.std(correction=0):.1f}"
+    )
+    if cfg.video:
+        folder = Path(cfg.ckpt).resolve().parent.parent / "videos" / Path(cfg.ckpt).stem
+        for path in record_videos(module, env, cfg.video_episodes, folder, cfg.seed, cfg.device):
+            print(f"video: {path}")
+    return episodes
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="evaluate")
+def main(cfg: DictConfig) -> float:
+    """The ``litrl-evaluate`` / ``python evaluate.py`` entry point."""
+    try:
+        return float(evaluate_checkpoint(cfg).returns.float().mean())
+    except (ConfigError, EnvError) as error:
+        print(f"litrl: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _checked_class(target: str, kind: type, ckpt: Any) -> Any:
+    try:
+        cls = get_class(target)
+    except Exception as error:
+        raise ConfigError(f"ckpt={ckpt} names a class that cannot be imported: {target}") from error
+    if not (isinstance(cls, type) and issubclass(cls, kind)):
+        raise ConfigError(
+            f"ckpt={ckpt} names {target}, which is not a litrl {kind.__name__}; refused."
+        )
+    return cls

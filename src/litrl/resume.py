@@ -1,0 +1,117 @@
+"""Finding, safely loading and vetting the checkpoint a run resumes from."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from litrl.errors import ConfigError
+
+# A change to any of these changes what the resumed run computes; the rest (threads, progress
+# bar, logger, accelerator) only changes how it runs or reports.
+ALGORITHM_KEYS = ("algo", "env", "seed", "total_env_steps", "eval", "early_stop")
+CONFIG_KEY = "litrl_config"
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """A litrl checkpoint to continue from, and the run it belongs to."""
+
+    checkpoint: Path
+    run_dir: Path
+    config: dict[str, Any]
+    env_steps: int
+
+
+def load_checkpoint(path: Path | str, field: str = "ckpt") -> dict[str, Any]:
+    """A litrl checkpoint's contents, loaded without running any pickled code.
+
+    ``torch.load(weights_only=True)`` only rebuilds tensors and plain containers; a checkpoint
+    that would need anything else (a crafted one that runs code when unpickled) is refused.
+
+    Raises:
+        ConfigError: naming ``field`` when the file is missing, truncated, unsafe or not litrl's.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{field}={path}: no such checkpoint file.")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if unsafe is None:
+            raise ConfigError(
+                f"{field}={path} cannot be read: it is corrupt or not a checkpoint. Use "
+                "checkpoints/last.ckpt or best.ckpt of a litrl run."
+            ) from error
+        raise ConfigError(
+            f"{field}={path} was refused: loading it would run code ({unsafe.group(1)}), not "
+            "just rebuild tensors and containers. Only load checkpoints you trust the origin of."
+        ) from error
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
+        raise ConfigError(
+            f"{field}={path} cannot be read ({_first_line(error)}); it is truncated or not a "
+            "checkpoint. Use checkpoints/last.ckpt or best.ckpt of a finished or interrupted run."
+        ) from error
+    if (
+        not isinstance(checkpoint, dict)
+        or CONFIG_KEY not in checkpoint
+        or "litrl" not in checkpoint
+    ):
+        raise ConfigError(
+            f"{field}={path} is not a litrl checkpoint (it lacks litrl's run state and config); "
+            "use checkpoints/last.ckpt or best.ckpt from a litrl run dir."
+        )
+    return checkpoint
+
+
+def find_resume_point(target: str) -> ResumePoint:
+    """The checkpoint named by ``resume=``: a run dir (its ``checkpoints/last.ckpt``) or a file."""
+    path = Path(target)
+    checkpoint_path = path / "checkpoints" / "last.ckpt" if path.is_dir() else path
+    if path.is_dir() and not checkpoint_path.is_file():
+        raise ConfigError(
+            f"resume={target}: the run dir has no checkpoints/last.ckpt (the run ended before its "
+            "first evaluation or interrupt checkpoint); start it again instead."
+        )
+    checkpoint = load_checkpoint(checkpoint_path, field="resume")
+    return ResumePoint(
+        checkpoint=checkpoint_path,
+        run_dir=checkpoint_path.parent.parent,
+        config=checkpoint[CONFIG_KEY],
+        env_steps=int(checkpoint["litrl"]["env_steps"]),
+    )
+
+
+def resume_run_dir(target: str | None, default: str) -> str:
+    """Hydra's run dir: the resumed run's own dir when ``resume=`` names one, else ``default``."""
+    if not target:
+        return default
+    path = Path(target)
+    return str(path.parent.parent if path.suffix == ".ckpt" else path)
+
+
+def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: saved -> current`` for every algorithm-changing key that differs."""
+    changes: list[str] = []
+    for key in ALGORITHM_KEYS:
+        _diff(saved.get(key), current.get(key), key, changes)
+    return changes
+
+
+def _diff(saved: Any, current: Any, key: str, changes: list[str]) -> None:
+    if isinstance(saved, dict) and isinstance(current, dict):
+        for name in sorted(set(saved) | set(current)):
+            _diff(saved.get(name), current.get(name), f"{key}.{name}", changes)
+    elif saved != current:
+        changes.append(f"  {key}: {saved!r} -> {current!r}")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

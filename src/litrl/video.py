@@ -1,0 +1,81 @@
+"""Greedy episodes as pictures: MP4 files (evaluation CLI) and frame stacks (TensorBoard)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from gymnasium.wrappers import RecordVideo
+from PIL import Image
+from tensorboard.compat.proto.summary_pb2 import Summary
+
+from litrl.data.collector import Actor, to_env_action
+from litrl.envs import EnvFactory
+
+
+def record_videos(
+    actor: Actor, env: EnvFactory, episodes: int, folder: Path, seed: int, device: str = "cpu"
+) -> list[Path]:
+    """Greedy episodes rendered to MP4 files in ``folder`` (gymnasium's RecordVideo)."""
+    recorder = RecordVideo(
+        env.make(render_mode="rgb_array"),
+        str(folder),
+        episode_trigger=lambda _: True,
+        name_prefix="greedy",
+        disable_logger=True,
+    )
+    for episode in range(episodes):
+        _play(actor, recorder, seed + episode, device)
+    recorder.close()
+    return sorted(folder.glob("*.mp4"))
+
+
+def episode_frames(
+    actor: Actor, env: EnvFactory, seed: int, device: str, max_frames: int = 1_000
+) -> np.ndarray:
+    """One greedy episode's frames, ``(T, H, W, 3)`` uint8, halved in size when large."""
+    rendering = env.make(render_mode="rgb_array")
+    frames = _play(actor, rendering, seed, device, max_frames)
+    rendering.close()
+    video = np.stack(frames)
+    while video.shape[1] > 256:  # a CartPole episode at full size is ~360 MB in memory
+        video = video[:, ::2, ::2]
+    return video
+
+
+def video_summary(tag: str, frames: np.ndarray, fps: int) -> Summary:
+    """An animated-GIF image summary TensorBoard shows under IMAGES.
+
+    (torch's ``add_video`` does the same through moviepy 1.x's ``editor`` module, which
+    moviepy 2 no longer has.)
+    """
+    images = [Image.fromarray(frame) for frame in frames]
+    buffer = io.BytesIO()
+    images[0].save(
+        buffer, format="GIF", save_all=True, append_images=images[1:], duration=1000 // fps, loop=0
+    )
+    height, width = frames.shape[1:3]
+    image = Summary.Image(
+        height=height, width=width, colorspace=3, encoded_image_string=buffer.getvalue()
+    )
+    return Summary(value=[Summary.Value(tag=tag, image=image)])
+
+
+def _play(
+    actor: Actor, env, seed: int, device: str, max_frames: int | None = None
+) -> list[np.ndarray]:
+    frames: list[np.ndarray] = []
+    obs, _ = env.reset(seed=seed)
+    ended = False
+    while not ended:
+        if max_frames is not None:
+            frames.append(env.render())
+            if len(frames) >= max_frames:
+                break
+        obs_t = torch.as_tensor(np.asarray(obs)[None], dtype=torch.float32, device=device)
+        action = actor.act(obs_t, env_steps=0, greedy=True).cpu().numpy()[0]
+        obs, _, terminated, truncated, _ = env.step(to_env_action(action, env.action_space))
+        ended = terminated or truncated
+    return frames

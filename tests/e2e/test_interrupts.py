@@ -1,0 +1,75 @@
+"""A run stopped by a signal or by a diverging loss loses no finished work and can go on."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from litrl import TrainingDiverged
+from litrl.events import read_scalars
+from litrl.train import run
+from tests.conftest import REPO_ROOT
+
+
+def _train(*overrides: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "train.py", "debug=smoke", *overrides],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigint_writes_a_checkpoint_and_the_run_resumes(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    budget = ["total_env_steps=30000", "progress_bar_refresh_steps=1000"]
+    process = _train(*budget, f"hydra.run.dir={run_dir}")
+    first_checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not first_checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 130, stderr[-2000:]
+    assert "interrupted by SIGINT" in stderr and f"resume={run_dir}" in stderr
+    stopped_at = torch.load(first_checkpoint, weights_only=True)["litrl"]["env_steps"]
+    assert 2024 <= stopped_at < 30000
+
+    resumed = subprocess.run(
+        [sys.executable, "train.py", "debug=smoke", *budget, f"resume={run_dir}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    evals = [e.step for e in read_scalars(run_dir)["eval/return_mean"]]
+    assert evals == list(range(2024, 31000, 1024))  # every evaluation once, none twice
+
+
+def test_a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint(compose, tmp_path):
+    # Rewards of 3e38 from the training envs' step 300 on (after the first evaluation, at env
+    # step 2024): the squared TD error overflows.
+    cfg = compose(
+        "env=custom",
+        "env.entry_point=tests.toy_envs:BrokenEnv",
+        "+env.kwargs.fault=huge_reward",
+        "+env.kwargs.fail_at_step=300",
+        "algo.loss=mse",
+        run_dir=tmp_path,
+    )
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    with pytest.raises(
+        TrainingDiverged, match=f"env step \\d+ .*last good checkpoint is kept: {last}"
+    ):
+        run(cfg)
+    weights = torch.load(last, weights_only=True)["state_dict"]
+    assert all(torch.isfinite(w).all() for w in weights.values())

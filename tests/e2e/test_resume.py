@@ -1,0 +1,149 @@
+"""Resume: "train 2N" and "train N, stop, resume, train N more" give the same run."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+import litrl.train
+from litrl import ConfigError, RunInterrupted
+from litrl.events import read_scalars
+from litrl.train import run
+
+# 4 evaluations of 1024 env steps, 4 training steps (256 env steps each) per evaluation.
+SMALL = ["total_env_steps=4096", "logger=tensorboard"]
+ALGOS = {
+    "dqn": ["algo=dqn", "algo.data.warmup_env_steps=512"],
+    "reinforce": ["algo=reinforce"],
+}
+
+
+class SignalAfter(L.Callback):
+    """Sends this process a signal after ``steps`` training steps (as Ctrl-C would)."""
+
+    def __init__(self, steps: int, signum: int) -> None:
+        self.steps, self.signum, self.seen = steps, signum, 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.seen += 1
+        if self.seen == self.steps:
+            signal.raise_signal(self.signum)
+
+
+def _run_with_signal(cfg, monkeypatch, steps: int, signum: int) -> None:
+    build_callbacks = litrl.train._callbacks
+    monkeypatch.setattr(
+        litrl.train,
+        "_callbacks",
+        lambda *args: [SignalAfter(steps, signum), *build_callbacks(*args)],
+    )
+    with pytest.raises(RunInterrupted) as stopped:
+        run(cfg)
+    monkeypatch.setattr(litrl.train, "_callbacks", build_callbacks)
+    assert stopped.value.signum == signum
+
+
+def _metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    return {
+        tag: [(s.step, s.value) for s in scalars]
+        for tag, scalars in read_scalars(run_dir).items()
+        if not tag.startswith("perf/")  # wall-clock rates
+    }
+
+
+def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    return checkpoint["state_dict"]
+
+
+@pytest.mark.parametrize("algo", sorted(ALGOS))
+@pytest.mark.parametrize(
+    ("stop_after_steps", "signum"),
+    [(6, signal.SIGINT), (8, signal.SIGTERM)],  # mid-interval; right before an evaluation
+)
+def test_stop_and_resume_equals_an_uninterrupted_run(
+    compose, monkeypatch, tmp_path: Path, algo: str, stop_after_steps: int, signum: int
+) -> None:
+    overrides = [*SMALL, *ALGOS[algo]]
+    straight = compose(*overrides, run_dir=tmp_path / "straight")
+    run(straight)
+
+    resumed_dir = tmp_path / "resumed"
+    _run_with_signal(
+        compose(*overrides, run_dir=resumed_dir), monkeypatch, stop_after_steps, signum
+    )
+    run(compose(*overrides, f"resume={resumed_dir}", run_dir=resumed_dir))
+
+    straight_metrics = _metrics(tmp_path / "straight")
+    assert _metrics(resumed_dir) == straight_metrics
+    assert len(straight_metrics["eval/return_mean"]) == 4
+    expected, actual = _weights(tmp_path / "straight"), _weights(resumed_dir)
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
+
+
+def test_resume_refuses_a_changed_algorithm_and_prints_the_diff(compose, tmp_path: Path) -> None:
+    run(compose("total_env_steps=1024", run_dir=tmp_path))
+    with pytest.raises(
+        ConfigError, match=r"(?s)algo\.lr: 0\.002 -> 0\.001.*allow_config_change=true"
+    ):
+        run(compose("total_env_steps=1024", "algo.lr=1e-3", f"resume={tmp_path}", run_dir=tmp_path))
+    run(
+        compose(
+            "total_env_steps=2048",
+            f"resume={tmp_path}",
+            "resume.allow_config_change=true",
+            run_dir=tmp_path,
+        )
+    )
+    evals = read_scalars(tmp_path)["eval/return_mean"]
+    assert [e.step for e in evals] == [2024, 3048]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "cannot be read"),
+        (b"PK\x03\x04 truncated zip", "cannot be read"),
+        (None, "not a litrl checkpoint"),
+    ],
+)
+def test_resume_from_a_bad_checkpoint_is_a_clear_error(
+    compose, tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    if content is None:
+        torch.save({"state_dict": {}}, ckpt)  # a foreign checkpoint: no litrl state
+    else:
+        ckpt.write_bytes(content)
+    with pytest.raises(ConfigError, match=f"resume={ckpt} .*{message}"):
+        run(compose(f"resume={tmp_path}", run_dir=tmp_path / "new"))
+
+
+class _RunsCodeWhenUnpickled:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(
+    compose, tmp_path: Path
+) -> None:
+    marker = tmp_path / "code-ran"
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save(
+        {"litrl": {"env_steps": 0}, "litrl_config": {}, "payload": _RunsCodeWhenUnpickled(marker)},
+        ckpt,
+    )
+    with pytest.raises(ConfigError, match="was refused: loading it would run code"):
+        run(compose(f"resume={ckpt}", run_dir=tmp_path / "new"))
+    assert not marker.exists()
