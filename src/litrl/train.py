@@ -26,6 +26,7 @@ from litrl.callbacks import (
 )
 from litrl.envs import EnvFactory
 from litrl.errors import ConfigError, RunInterrupted
+from litrl.perf import PerfBreakdown
 from litrl.resume import CONFIG_KEY, ResumePoint, config_changes, find_resume_point
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def run(cfg: DictConfig) -> float:
         stop,
         ConfigInCheckpoint(config, CONFIG_KEY),
         EvalVideo(env, cfg.video.every_n_evals, seed=cfg.seed + 20_000),
+        PerfBreakdown(datamodule.clock, every_env_steps=cfg.algo.log_every_env_steps),
     ]
     loggers = _loggers(cfg, config, run_dir, resume)  # the first thing that writes to the run dir
     trainer = L.Trainer(

@@ -101,3 +101,18 @@ def test_learning_rate_decays_linearly_to_its_final_fraction(smoke_cfg):
     lrs = [s.value for s in read_scalars(Path(cfg.run_dir))["train/lr"]]
     assert lrs == sorted(lrs, reverse=True)
     assert lrs[-1] == pytest.approx(0.00025, rel=1e-3)
+
+
+def test_perf_breakdown_accounts_for_the_wall_time(smoke_cfg) -> None:
+    cfg = smoke_cfg()
+    run(cfg)
+    scalars = read_scalars(Path(cfg.run_dir))
+    phases = ["env", "act", "buffer", "update", "eval", "other"]
+    writes = [scalars[f"perf/time_{phase}"] for phase in phases]
+    assert len(writes[0]) >= 3
+    for point in zip(*writes, strict=True):
+        fractions = [scalar.value for scalar in point]
+        assert all(0.0 <= f <= 1.0 for f in fractions)
+        assert sum(fractions) == pytest.approx(1.0, abs=1e-3)
+        assert fractions[0] > 0 and fractions[3] > 0  # env stepping and updates took time
+    assert all(100 < s.value < 10_000 for s in scalars["perf/rss_mb"])

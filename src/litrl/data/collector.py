@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, NamedTuple, Protocol
 
 import gymnasium as gym
@@ -13,6 +14,7 @@ from torch import Tensor
 from litrl.data.buffers import Transitions
 from litrl.envs import final_observations
 from litrl.envs.snapshot import restore, snapshot
+from litrl.perf import PhaseClock
 
 
 class Actor(Protocol):
@@ -55,12 +57,16 @@ class Collector:
         envs: vector env in SAME_STEP autoreset mode.
         device: where the actor's networks live.
         seed: seeds the envs' first reset and their action space (for random actions).
+        clock: gets the seconds spent acting (``act``) and stepping the envs (``env``).
     """
 
-    def __init__(self, envs: VectorEnv, device: torch.device, seed: int) -> None:
+    def __init__(
+        self, envs: VectorEnv, device: torch.device, seed: int, clock: PhaseClock | None = None
+    ) -> None:
         self.envs = envs
         self.device = device
         self.seed = seed
+        self.clock = clock or PhaseClock()
         self.num_envs = envs.num_envs
         self.obs, _ = envs.reset(seed=seed)
         envs.action_space.seed(seed)
@@ -82,10 +88,14 @@ class Collector:
         truncated = np.empty(shape, dtype=bool)
         for t in range(steps_per_env):
             obs[t] = self.obs
+            started = time.perf_counter()
             action[t] = self._actions(actor)
+            acted = time.perf_counter()
             self.obs, reward[t], terminated[t], truncated[t], info = self.envs.step(
                 to_env_action(action[t], space)
             )
+            self.clock.add("act", acted - started)
+            self.clock.add("env", time.perf_counter() - acted)
             next_obs[t] = final_observations(self.obs, info)
             self._track_episodes(reward[t], terminated[t] | truncated[t])
             self.env_steps += self.num_envs

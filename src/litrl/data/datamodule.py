@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple, cast
 
@@ -21,6 +22,7 @@ from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
 from litrl.data.collector import Actor, Collector, Episodes, evaluate
 from litrl.envs import EnvFactory
 from litrl.errors import ConfigError, check_choice, check_range
+from litrl.perf import PhaseClock
 
 log = logging.getLogger(__name__)
 AUTO_CHECKPOINT_BUFFER_BYTES = 512 * 2**20
@@ -124,6 +126,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         self.seed = seed
         self.actor = actor
         self.evaluations_done = 0
+        self.clock = PhaseClock()  # seconds in env stepping, acting and the buffer (perf/*)
         self.collector: Collector | None = None
         self.resumed_exactly: bool | None = None  # set by load_state_dict
         self._pending_state: dict[str, Any] | None = None
@@ -173,7 +176,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         if self.collector is not None:
             return
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        self.collector = Collector(self.env.make_vector(self.num_envs), device, self.seed)
+        self.collector = Collector(self.env.make_vector(self.num_envs), device, self.seed, self.clock)
         self.eval_envs = self.env.make_vector(self.eval_num_envs)
         if self.actor is None and self.trainer is not None:
             self.actor = cast(Actor, self.trainer.lightning_module)
@@ -340,10 +343,14 @@ class ReplayDataModule(EnvRolloutDataModule):
         if len(self.buffer) < self.warmup_env_steps:
             warmup_steps_per_env = math.ceil(self.warmup_env_steps / self.num_envs)
             self.buffer.extend(self.collector.collect(None, warmup_steps_per_env))
-        self.buffer.extend(self.collector.collect(self.actor, self.steps_per_env))
+        chunk = self.collector.collect(self.actor, self.steps_per_env)
+        started = time.perf_counter()
+        self.buffer.extend(chunk)
+        sample = self.buffer.sample(self.updates_per_collect, self.batch_size, self.n_step)
+        self.clock.add("buffer", time.perf_counter() - started)
         episodes = self.collector.pop_finished_episodes()
         return RolloutBatch(
-            sample=self.buffer.sample(self.updates_per_collect, self.batch_size, self.n_step),
+            sample=sample,
             env_steps=self.collector.env_steps,
             episode_returns=episodes.returns.tolist(),
             episode_lengths=episodes.lengths.tolist(),
