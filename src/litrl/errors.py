@@ -1,6 +1,8 @@
 """The exceptions users see, and the config checks that raise them."""
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class ConfigError(ValueError):
@@ -44,4 +46,23 @@ def check_range(
         raise ConfigError(
             f"{name}={value} is out of range: it must lie in {bracket}{low}, {high}]. "
             f"Set it on the command line, e.g. {name}=<value in range>."
+        )
+
+
+def check_run_dir(name: str, path: str | Path) -> None:
+    """Raise a ConfigError naming ``name`` unless ``path`` exists as, or can become, a writable dir.
+
+    Checked without creating anything, so a run stopped by bad input leaves no empty dir.
+    """
+    path = Path(path).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    if problem:
+        raise ConfigError(
+            f"{name}={path} cannot hold the run's output: {problem}. Point {name} at a writable "
+            "directory (e.g. the default under outputs/)."
         )

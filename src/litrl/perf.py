@@ -63,11 +63,18 @@ class PerfBreakdown(Callback):
         self._window_start = time.perf_counter()
         self._next_env_steps = _env_steps(pl_module) + self.every_env_steps
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self._started = time.perf_counter()
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         self.clock.add("update", time.perf_counter() - self._started)
         if _env_steps(pl_module) >= self._next_env_steps:

@@ -11,6 +11,7 @@ from typing import Any, cast
 import lightning as L
 import torch
 from hydra.utils import get_class, instantiate
+from lightning.pytorch.accelerators import AcceleratorRegistry
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
@@ -25,7 +26,7 @@ from litrl.callbacks import (
     log_hparams_to_tensorboard,
 )
 from litrl.envs import EnvFactory
-from litrl.errors import ConfigError, RunInterrupted
+from litrl.errors import ConfigError, RunInterrupted, check_choice, check_run_dir
 from litrl.perf import PerfBreakdown
 from litrl.resume import CONFIG_KEY, ResumePoint, config_changes, find_resume_point
 
@@ -45,6 +46,8 @@ def run(cfg: DictConfig) -> float:
         torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = Path(cfg.run_dir)
+    check_run_dir("run_dir", run_dir)
+    _check_accelerator(cfg.accelerator)
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     resume = _resume_point(cfg, config)
 
@@ -131,6 +134,20 @@ def build(node: DictConfig, **objects: Any) -> Any:
     dataclass into a dict) and lets a ConfigError reach the user unwrapped.
     """
     return instantiate(node, _partial_=True, _convert_="all")(**objects)
+
+
+def _check_accelerator(node: DictConfig) -> None:
+    name = str(node.accelerator)
+    check_choice(
+        "accelerator.accelerator",
+        name,
+        sorted({"auto", "gpu", *AcceleratorRegistry.available_accelerators()}),
+    )
+    if name in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"accelerator={name} but torch sees no CUDA GPU here (torch.cuda.is_available() is "
+            "False); use accelerator=cpu, or accelerator=auto to take a GPU only when there is one."
+        )
 
 
 def _resume_point(cfg: DictConfig, config: dict[str, Any]) -> ResumePoint | None:

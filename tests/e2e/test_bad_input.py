@@ -1,14 +1,21 @@
-"""Bad input: a clear error naming the field and the fix, before any env step."""
+"""Bad input: a clear error naming the field or object and the fix, before any training step.
+
+Every case here is listed in the README's troubleshooting table.
+"""
 
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
-from litrl import ConfigError
+from litrl import ConfigError, EnvError
 from litrl.train import run
 from tests.conftest import REPO_ROOT
+
+TOY = "tests.toy_envs"
+BROKEN = ["env=custom", f"env.entry_point={TOY}:BrokenEnv"]
 
 CASES = {
     "unknown gym id": (["env.id=CartPole-v9"], r"env.id=CartPole-v9 .*Did you mean: CartPole-v1"),
@@ -36,6 +43,35 @@ CASES = {
         ["algo.loss=l1"],
         r"algo.loss='l1' is unknown; choose one of \['huber', 'mse'\]",
     ),
+    "unknown accelerator": (
+        ["accelerator.accelerator=quantum"],
+        r"accelerator.accelerator='quantum' is unknown; choose one of \[.*'cpu'",
+    ),
+    "custom env module missing": (
+        ["env=custom", "env.entry_point=no_such_pkg.envs:Grid"],
+        r"env.entry_point: cannot import module 'no_such_pkg' .*PYTHONPATH",
+    ),
+    "custom env class missing": (
+        ["env=custom", f"env.entry_point={TOY}:GridWorld"],
+        r"env.entry_point=tests.toy_envs:GridWorld: tests.toy_envs has no GridWorld",
+    ),
+    "env raises in step": (
+        [*BROKEN, "+env.kwargs.fault=raises"],
+        r"BrokenEnv .*RuntimeError\('the simulator lost its connection'\)",
+    ),
+    "env returns NaN observations": (
+        [*BROKEN, "+env.kwargs.fault=nan_obs"],
+        r"BrokenEnv: step\(\) at its step 1 returned a non-finite observation",
+    ),
+    "observation of the wrong shape": (
+        [*BROKEN, "+env.kwargs.fault=wrong_shape"],
+        r"BrokenEnv: step\(\) at its step 1 returned an observation of shape \(3,\), but its "
+        r"observation_space has shape \(2,\)",
+    ),
+    "unsupported observation space": (
+        ["env=custom", f"env.entry_point={TOY}:DictObsEnv"],
+        r"DictObsEnv has observation space Dict.*not this one yet",
+    ),
 }
 
 
@@ -43,9 +79,27 @@ CASES = {
 def test_bad_value_names_field_before_any_compute(case: str, smoke_cfg):
     overrides, message = CASES[case]
     cfg = smoke_cfg(*overrides)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises((ConfigError, EnvError), match=message):
         run(cfg)
     assert not Path(cfg.run_dir).exists()  # no events, no checkpoints: nothing ran
+
+
+def test_unwritable_output_dir(smoke_cfg, tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cfg = smoke_cfg(f"run_dir={blocker / 'run'}")
+    with pytest.raises(ConfigError, match=r"run_dir=.*a-file/run cannot hold .*a-file is a file"):
+        run(cfg)
+
+
+def test_corrupt_checkpoint_on_resume(smoke_cfg, tmp_path: Path):
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"state_dict": {}}, ckpt)
+    ckpt.write_bytes(ckpt.read_bytes()[:40])  # truncated mid-file
+    cfg = smoke_cfg(f"resume={ckpt}", f"run_dir={tmp_path / 'run'}")
+    with pytest.raises(ConfigError, match=r"resume=.*last.ckpt cannot be read"):
+        run(cfg)
+    assert not (tmp_path / "run").exists()
 
 
 def run_cli(*overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -64,6 +118,22 @@ def test_cli_exits_non_zero_with_a_short_message(tmp_path: Path):
     assert "algo.gamma=2" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 3
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_cli_unwritable_output_dir_is_one_line(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli(tmp_path=blocker / "run")
+    assert result.returncode == 2
+    assert "hydra.run.dir=" in result.stderr and "is a file, not a directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_env_error_exits_non_zero_without_a_traceback(tmp_path: Path):
+    result = run_cli(*BROKEN, "+env.kwargs.fault=nan_obs", tmp_path=tmp_path / "run")
+    assert result.returncode == 3
+    assert "litrl: environment error: env.entry_point=tests.toy_envs:BrokenEnv" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_unknown_algo_lists_hydras_options(tmp_path: Path):
