@@ -9,6 +9,8 @@ from litrl import ConfigError, EnvError, RunInterrupted, TrainingDiverged
 from litrl.config import expand_shorthands, register_resolvers
 from litrl.train import run
 
+register_resolvers()  # at import: joblib/submitit workers import this module, never run it
+
 # What the user must fix -> (exit status, how the one-line message starts). No traceback wall.
 FAILURES = {
     ConfigError: (2, "configuration error"),
@@ -31,6 +33,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    register_resolvers()
     sys.argv[1:] = expand_shorthands(sys.argv[1:])
     main()

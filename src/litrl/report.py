@@ -1,0 +1,276 @@
+"""A folder of runs -> a results table and a learning-curve plot.
+
+    python -m litrl.report outputs/multirun/<date>/<time>     (or: litrl-report <dir>)
+
+Reads every job's TensorBoard events, groups jobs by their overrides minus the seed, and writes
+``report.md``, ``report.csv`` and ``curves.png`` into the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from litrl.errors import ConfigError
+from litrl.events import Scalar, read_scalars
+
+EVAL_TAG = "eval/return_mean"
+BOOTSTRAP_SAMPLES = 2_000
+
+
+@dataclass
+class Job:
+    """One run of a sweep: where it is, its overrides, and its greedy evaluations."""
+
+    path: Path
+    overrides: list[str]
+    env_name: str
+    threshold: float | None
+    evals: list[Scalar]
+    started: float  # unix seconds of its first event
+
+    @property
+    def group(self) -> str:
+        kept = [o for o in self.overrides if not o.lstrip("+~").startswith("seed=")]
+        return ", ".join(sorted(kept)) or "(defaults)"
+
+    def first_reaching(self, threshold: float) -> Scalar | None:
+        return next((e for e in self.evals if e.value >= threshold), None)
+
+
+@dataclass
+class GroupStats:
+    """One row of the report."""
+
+    group: str
+    seeds: int
+    final_mean: float
+    final_std: float
+    iqm: float
+    iqm_low: float
+    iqm_high: float
+    reached: int
+    steps_to_threshold: float | None
+    seconds_to_threshold: float | None
+
+
+def iqm(values: np.ndarray) -> float:
+    """Interquartile mean: the mean of the middle 50% (robust to one lucky or failed seed).
+
+    A quarter of the values (rounded down) is cut from each end, as ``scipy.stats.trim_mean(x, 0.25)``
+    and rliable do.
+    """
+    cut = int(0.25 * len(values))
+    return float(np.sort(values)[cut : len(values) - cut].mean())
+
+
+def bootstrap_ci(
+    values: np.ndarray, statistic, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` over resampled seeds."""
+    rng = np.random.default_rng(seed)
+    samples = rng.choice(values, size=(BOOTSTRAP_SAMPLES, len(values)), replace=True)
+    estimates = np.array([statistic(sample) for sample in samples])
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(estimates, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def find_jobs(root: Path) -> tuple[list[Job], list[str]]:
+    """Every run under ``root`` with evaluations, and the runs skipped (with why)."""
+    if not root.is_dir():
+        raise ConfigError(f"report: {root} is not a directory.")
+    jobs, skipped = [], []
+    for config_file in sorted(root.rglob(".hydra/config.yaml")):
+        job_dir = config_file.parent.parent
+        scalars = read_scalars(job_dir) if any(job_dir.glob("events.out.tfevents*")) else {}
+        if not scalars.get(EVAL_TAG):
+            skipped.append(
+                f"{job_dir.relative_to(root)}: no evaluation logged (crashed or stopped early)"
+            )
+            continue
+        config = yaml.safe_load(config_file.read_text())
+        overrides_file = job_dir / ".hydra" / "overrides.yaml"
+        overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+        env = config.get("env", {})
+        started = min(s.wall_time for series in scalars.values() for s in series)
+        jobs.append(
+            Job(
+                path=job_dir,
+                overrides=[o for o in overrides or [] if not o.startswith("hydra")],
+                env_name=env.get("id") or env.get("entry_point") or "?",
+                threshold=_threshold(env),
+                evals=scalars[EVAL_TAG],
+                started=started,
+            )
+        )
+    if not jobs:
+        raise ConfigError(
+            f"report: no runs with evaluations under {root} (looked for */.hydra/config.yaml with "
+            "TensorBoard events). Point it at a sweep dir such as outputs/multirun/<date>/<time>."
+        )
+    envs = sorted({job.env_name for job in jobs})
+    if len(envs) > 1:
+        raise ConfigError(
+            f"report: {root} holds runs of different envs ({', '.join(envs)}); their returns do not "
+            "compare. Report each env's runs from its own folder."
+        )
+    return jobs, skipped
+
+
+def group_stats(jobs: list[Job]) -> list[GroupStats]:
+    """The report's rows, one per group of jobs that differ only in their seed."""
+    rows = []
+    for name in sorted({job.group for job in jobs}):
+        members = [job for job in jobs if job.group == name]
+        finals = np.array([job.evals[-1].value for job in members])
+        low, high = bootstrap_ci(finals, iqm)
+        threshold = members[0].threshold
+        hits = (
+            [(job, job.first_reaching(threshold)) for job in members]
+            if threshold is not None
+            else []
+        )
+        reached = [(job, hit) for job, hit in hits if hit is not None]
+        rows.append(
+            GroupStats(
+                group=name,
+                seeds=len(members),
+                final_mean=float(finals.mean()),
+                final_std=float(finals.std()),
+                iqm=iqm(finals),
+                iqm_low=low,
+                iqm_high=high,
+                reached=len(reached),
+                steps_to_threshold=_median([hit.step for _, hit in reached]),
+                seconds_to_threshold=_median([hit.wall_time - job.started for job, hit in reached]),
+            )
+        )
+    return rows
+
+
+def write_report(root: Path) -> tuple[Path, Path, Path]:
+    """Writes report.md, report.csv and curves.png into ``root``; returns their paths."""
+    jobs, skipped = find_jobs(root)
+    rows = group_stats(jobs)
+    threshold = jobs[0].threshold
+    md, table, png = root / "report.md", root / "report.csv", root / "curves.png"
+    _write_csv(table, rows)
+    md.write_text(_markdown(jobs[0].env_name, threshold, rows, skipped))
+    _plot(png, jobs, jobs[0].env_name, threshold)
+    return md, table, png
+
+
+def _write_csv(path: Path, rows: list[GroupStats]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["group", "seeds", "final_mean", "final_std", "iqm", "iqm_ci_low", "iqm_ci_high",
+             "seeds_reaching_threshold", "median_env_steps_to_threshold", "median_seconds_to_threshold"]
+        )  # fmt: skip
+        for r in rows:
+            writer.writerow(
+                [r.group, r.seeds, r.final_mean, r.final_std, r.iqm, r.iqm_low, r.iqm_high,
+                 r.reached, r.steps_to_threshold, r.seconds_to_threshold]
+            )  # fmt: skip
+
+
+def _markdown(
+    env_name: str, threshold: float | None, rows: list[GroupStats], skipped: list[str]
+) -> str:
+    lines = [
+        f"# Results: {env_name}",
+        "",
+        f"Final greedy evaluation per seed; IQM with a 95% bootstrap CI over seeds; threshold {threshold}.",
+        "",
+        "| group | seeds | final mean ± std | IQM [95% CI] | reached threshold | env steps to threshold (median) | seconds to threshold (median) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.group} | {r.seeds} | {r.final_mean:.1f} ± {r.final_std:.1f} | "
+            f"{r.iqm:.1f} [{r.iqm_low:.1f}, {r.iqm_high:.1f}] | {r.reached}/{r.seeds} | "
+            f"{_fmt(r.steps_to_threshold, 0)} | {_fmt(r.seconds_to_threshold, 1)} |"
+        )
+    if skipped:
+        lines += ["", "Skipped runs:", *[f"- {reason}" for reason in skipped]]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(path: Path, jobs: list[Job], env_name: str, threshold: float | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for name in sorted({job.group for job in jobs}):
+        members = [job for job in jobs if job.group == name]
+        steps = sorted(set.intersection(*({e.step for e in job.evals} for job in members)))
+        values = np.array([[_value_at(job, step) for step in steps] for job in members])
+        mean = values.mean(axis=0)
+        band = np.array([bootstrap_ci(column, np.mean) for column in values.T])
+        axes.plot(steps, mean, label=f"{name} ({len(members)} seeds)")
+        axes.fill_between(steps, band[:, 0], band[:, 1], alpha=0.2)
+    if threshold is not None:
+        axes.axhline(threshold, linestyle="--", color="gray", label=f"threshold {threshold:g}")
+    axes.set_xlabel("env steps")
+    axes.set_ylabel("greedy eval return (mean over seeds, 95% CI)")
+    axes.set_title(env_name)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _value_at(job: Job, step: int) -> float:
+    return next(e.value for e in job.evals if e.step == step)
+
+
+def _threshold(env: dict) -> float | None:
+    if env.get("reward_threshold") is not None:
+        return float(env["reward_threshold"])
+    if env.get("id"):
+        import gymnasium as gym
+
+        try:
+            return gym.spec(env["id"]).reward_threshold
+        except gym.error.Error:
+            return None
+    return None
+
+
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``litrl-report`` / ``python -m litrl.report`` entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "sweep_dir", type=Path, help="a folder of runs, e.g. outputs/multirun/<date>/<time>"
+    )
+    args = parser.parse_args(argv)
+    try:
+        for path in write_report(args.sweep_dir):
+            print(f"wrote {path}")
+    except ConfigError as error:
+        print(f"litrl: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
