@@ -34,15 +34,46 @@ class OneHot(nn.Module):
         return F.one_hot(obs.long().reshape(-1), self.categories).to(torch.float32)
 
 
-def obs_encoder(obs_shape: Sequence[int], obs_categories: int = 0) -> tuple[nn.Module, int]:
+class NatureCNN(nn.Module):
+    """The convolutional torso of Nature DQN (Mnih et al. 2015): uint8 frames ``(C, H, W)`` in.
+
+    Frames arrive as bytes (or floats of byte values) and are scaled to [0, 1] here, so the
+    replay buffer can keep them as uint8.
+    """
+
+    def __init__(self, obs_shape: Sequence[int]) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(obs_shape[0], 32, kernel_size=8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, kernel_size=3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            self.features = int(self.body(torch.zeros(1, *obs_shape)).shape[1])
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.body(obs.float() / 255.0)
+
+
+def obs_encoder(
+    obs_shape: Sequence[int], obs_categories: int = 0, image_obs: bool = False
+) -> tuple[nn.Module, int]:
     """The first layer for an observation space and the number of features it outputs.
 
     Args:
         obs_shape: shape of one Box observation.
         obs_categories: size of a Discrete observation space (one-hot encoded); 0 for Box.
+        image_obs: observations are stacked uint8 frames ``(C, H, W)``: a Nature CNN.
     """
     if obs_categories:
         return OneHot(obs_categories), obs_categories
+    if image_obs:
+        cnn = NatureCNN(obs_shape)
+        return cnn, cnn.features
     return nn.Flatten(), math.prod(obs_shape)
 
 

@@ -99,6 +99,7 @@ class DQN(RLModule):
         n_actions: size of the Discrete action space (from the env).
         obs_categories: size of a Discrete observation space, one-hot encoded (from the env);
             0 for Box observations.
+        image_obs: observations are stacked uint8 frames, read by a Nature CNN (from the env).
         hidden_sizes: widths of the Q-network's hidden layers.
         activation: hidden-layer activation (relu, tanh, elu, gelu, silu).
         lr: AdamW learning rate.
@@ -128,6 +129,7 @@ class DQN(RLModule):
         obs_shape: Sequence[int],
         n_actions: int,
         obs_categories: int = 0,
+        image_obs: bool = False,
         hidden_sizes: Sequence[int] = (256, 256),
         activation: str = "relu",
         lr: float = 2e-3,
@@ -155,7 +157,7 @@ class DQN(RLModule):
         self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
         self.hp = cast(AttributeDict, self.hparams)
         self.automatic_optimization = False
-        encoder, in_features = obs_encoder(obs_shape, obs_categories)
+        encoder, in_features = obs_encoder(obs_shape, obs_categories, image_obs)
         self.q_net = mlp(in_features, n_actions, hidden_sizes, activation, encoder)
         self.target_net = mlp(
             in_features, n_actions, hidden_sizes, activation, copy.deepcopy(encoder)
@@ -182,6 +184,7 @@ class DQN(RLModule):
             "obs_shape": spec.obs_shape,
             "n_actions": spec.n_actions,
             "obs_categories": spec.obs_categories,
+            "image_obs": spec.image_obs,
         }
 
     # ---- acting -------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Reinforce(RLModule):
         obs_shape: shape of one observation (from the env).
         obs_categories: size of a Discrete observation space, one-hot encoded (from the env);
             0 for Box observations.
+        image_obs: observations are stacked uint8 frames, read by a Nature CNN (from the env).
         n_actions: size of a Discrete action space (from the env); 0 for a Box space.
         action_dim: size of a 1-D Box action space (from the env); 0 for a Discrete one.
         hidden_sizes: widths of the policy network's hidden layers.
@@ -101,6 +102,7 @@ class Reinforce(RLModule):
         n_actions: int,
         action_dim: int = 0,
         obs_categories: int = 0,
+        image_obs: bool = False,
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         lr: float = 2e-2,
@@ -125,7 +127,7 @@ class Reinforce(RLModule):
         self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
         self.hp = cast(AttributeDict, self.hparams)
         self.automatic_optimization = False
-        encoder, in_features = obs_encoder(obs_shape, obs_categories)
+        encoder, in_features = obs_encoder(obs_shape, obs_categories, image_obs)
         self.continuous = action_dim > 0
         heads = 2 * action_dim if log_std == "learned" else action_dim
         self.policy = mlp(
@@ -166,6 +168,7 @@ class Reinforce(RLModule):
             "n_actions": spec.n_actions,
             "action_dim": action_dim,
             "obs_categories": spec.obs_categories,
+            "image_obs": spec.image_obs,
         }
 
     # ---- acting -------------------------------------------------------------------------

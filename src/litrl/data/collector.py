@@ -67,6 +67,11 @@ class Collector:
         self.device = device
         self.seed = seed
         self.clock = clock or PhaseClock()
+        space = envs.single_observation_space
+        # Image frames stay bytes on their way to the buffer; everything else is float32.
+        self._obs_dtype = (
+            np.uint8 if space.dtype == np.uint8 and len(space.shape or ()) == 3 else np.float32
+        )
         self.num_envs = envs.num_envs
         self.obs, _ = envs.reset(seed=seed)
         envs.action_space.seed(seed)
@@ -79,7 +84,7 @@ class Collector:
     def collect(self, actor: Actor | None, steps_per_env: int) -> Transitions:
         """Takes ``steps_per_env`` vector steps; uniformly random actions when ``actor`` is None."""
         shape = (steps_per_env, self.num_envs)
-        obs = np.empty(shape + self.obs.shape[1:], dtype=np.float32)
+        obs = np.empty(shape + self.obs.shape[1:], dtype=self._obs_dtype)
         next_obs = np.empty_like(obs)
         space = self.envs.single_action_space
         action: np.ndarray = np.empty(shape + (space.shape or ()), dtype=_action_dtype(space))

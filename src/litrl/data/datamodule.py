@@ -312,7 +312,10 @@ class ReplayDataModule(EnvRolloutDataModule):
     def _setup_storage(self, device: torch.device) -> None:
         if self.buffer is None:
             spec = self.env.spec()
-            self.buffer = ReplayBuffer(self.buffer_capacity, self.num_envs, spec.obs_shape, device)
+            obs_dtype = torch.uint8 if spec.image_obs else torch.float32
+            self.buffer = ReplayBuffer(
+                self.buffer_capacity, self.num_envs, spec.obs_shape, device, obs_dtype
+            )
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import logging
 import os
@@ -16,13 +17,23 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
-from gymnasium.wrappers import TimeLimit
+from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObservation, TimeLimit
 
 from litrl.envs.guard import GuardedEnv
 from litrl.envs.legacy import LegacyEnvAdapter, api_of
 from litrl.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+# The standard DQN preprocessing (Mnih et al. 2015; Machado et al. 2018 for the noop starts).
+ATARI_DEFAULTS: dict[str, Any] = {
+    "frame_skip": 4,
+    "screen_size": 84,
+    "noop_max": 30,
+    "frame_stack": 4,
+    "clip_rewards": True,
+    "terminal_on_life_loss": False,
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,12 @@ class EnvSpec:
     action_space: gym.Space
     reward_threshold: float | None
     obs_categories: int = 0
+    obs_dtype: str = "float32"
+
+    @property
+    def image_obs(self) -> bool:
+        """Stacked uint8 frames ``(C, H, W)``: a CNN reads them and the buffer stores bytes."""
+        return self.obs_dtype == "uint8" and len(self.obs_shape) == 3
 
     @property
     def n_actions(self) -> int:
@@ -60,6 +77,9 @@ class EnvFactory:
         kwargs: keyword arguments for ``gymnasium.make`` or the class.
         max_episode_steps: the time limit (truncation); for ids, overrides the id's own.
         reward_threshold: the return that counts as solved; defaults to the id's own.
+        atari: Atari preprocessing options (keys of ``ATARI_DEFAULTS``); None for other envs.
+            Training envs get reward clipping and, if asked, a life loss as termination;
+            evaluation envs report the game's own score.
     """
 
     id: str | None = None
@@ -68,9 +88,16 @@ class EnvFactory:
     kwargs: dict[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
     reward_threshold: float | None = None
+    atari: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.kwargs = dict(self.kwargs or {})
+        if self.atari is not None:
+            unknown = set(self.atari) - set(ATARI_DEFAULTS)
+            if unknown:
+                raise ConfigError(
+                    f"env.atari has unknown keys {sorted(unknown)}; choose from {sorted(ATARI_DEFAULTS)}."
+                )
         if (self.id is None) == (self.entry_point is None):
             raise ConfigError(
                 "set exactly one of env.id (a registered Gymnasium id) and env.entry_point "
@@ -96,11 +123,13 @@ class EnvFactory:
         """How messages call this env: ``env.id=...`` or ``env.entry_point=...``."""
         return f"env.id={self.id}" if self.id is not None else f"env.entry_point={self.entry_point}"
 
-    def make(self, render_mode: str | None = None) -> gym.Env:
+    def make(self, render_mode: str | None = None, training: bool = False) -> gym.Env:
         """One environment, with the time limit applied and its outputs checked on every step.
 
         Args:
             render_mode: e.g. ``rgb_array`` for videos; None renders nothing.
+            training: an env the agent learns from (Atari: clipped rewards), not one it is
+                evaluated on.
         """
         extra: dict[str, Any] = {"render_mode": render_mode} if render_mode else {}
         if self._env_class is None:
@@ -110,9 +139,11 @@ class EnvFactory:
             )
         else:
             env = self._make_user_env(**extra)
+        if self.atari is not None:
+            env = _atari_preprocessing(env, {**ATARI_DEFAULTS, **self.atari}, training)
         return GuardedEnv(env, self.name)
 
-    def make_vector(self, num_envs: int) -> SyncVectorEnv:
+    def make_vector(self, num_envs: int, training: bool = False) -> SyncVectorEnv:
         """``num_envs`` copies stepped in lock-step.
 
         The autoreset mode is SAME_STEP: the observation returned at an episode end is already
@@ -122,7 +153,9 @@ class EnvFactory:
         """
         if num_envs < 1:
             raise ConfigError(f"num_envs={num_envs} must be >= 1.")
-        makers: list[Callable[[], gym.Env]] = [self.make] * num_envs
+        makers: list[Callable[[], gym.Env]] = [
+            functools.partial(self.make, training=training)
+        ] * num_envs
         return SyncVectorEnv(makers, autoreset_mode=AutoresetMode.SAME_STEP)
 
     def spec(self) -> EnvSpec:
@@ -148,7 +181,8 @@ class EnvFactory:
         name = self.id or str(self.entry_point)
         if isinstance(obs_space, gym.spaces.Discrete):
             return EnvSpec(name, (), action_space, self.reward_threshold, int(obs_space.n))
-        return EnvSpec(name, tuple(obs_space.shape), action_space, self.reward_threshold)
+        dtype = "uint8" if obs_space.dtype == np.uint8 else "float32"
+        return EnvSpec(name, tuple(obs_space.shape), action_space, self.reward_threshold, 0, dtype)
 
     # ---- user classes -------------------------------------------------------------------
 
@@ -234,6 +268,26 @@ class EnvFactory:
             raise ConfigError(f"{self.name} fails gymnasium's check_env: {error!r}") from error
         finally:
             _close(env)
+
+
+def _atari_preprocessing(env: gym.Env, options: dict[str, Any], training: bool) -> gym.Env:
+    """Frame skip with max-pooling, noop starts, 84x84 grayscale uint8 frames, a stack of 4."""
+    if env.unwrapped.spec is not None and env.unwrapped.spec.kwargs.get("frameskip", 1) != 1:
+        raise ConfigError(
+            "env.atari skips frames itself: set env.kwargs.frameskip=1 (ALE v5 ids default to 4)."
+        )
+    env = AtariPreprocessing(
+        env,
+        frame_skip=options["frame_skip"],
+        screen_size=options["screen_size"],
+        noop_max=options["noop_max"],
+        terminal_on_life_loss=options["terminal_on_life_loss"] and training,
+        grayscale_obs=True,
+        scale_obs=False,  # uint8 in the buffer: 4x smaller than floats; the CNN scales
+    )
+    if options["clip_rewards"] and training:
+        env = ClipReward(env, -1.0, 1.0)
+    return FrameStackObservation(env, options["frame_stack"])
 
 
 def final_observations(next_obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
