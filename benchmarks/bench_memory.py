@@ -1,6 +1,6 @@
 """Bounded memory over a long run: DQN on CartPole for many env steps, resident memory sampled.
 
-    python -m benchmarks.bench_memory [--env-steps 600000]
+    python -m benchmarks.bench_memory [--env-steps 800000]
 
 The run logs ``perf/rss_mb`` every 1024 env steps (litrl.perf.PerfBreakdown). The replay buffer
 is allocated once; growth is measured from the point where it is full (its capacity in env
@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--env-steps", type=int, default=600_000)
+    parser.add_argument("--env-steps", type=int, default=800_000)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/memory.json"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
