@@ -12,7 +12,13 @@ from litrl.train import run
 @pytest.mark.slow
 def test_dqn_solves_cartpole(tmp_path: Path):
     cfg = compose_config(
-        ["seed=0", "accelerator=cpu", f"run_dir={tmp_path}", "progress_bar_refresh_steps=1000"]
+        [
+            "seed=0",
+            "accelerator=cpu",
+            f"run_dir={tmp_path}",
+            "progress_bar_refresh_steps=1000",
+            "video.every_n_evals=0",
+        ]
     )
     final_return = run(cfg)
     evals = [e.value for e in read_scalars(tmp_path)["eval/return_mean"]]
@@ -29,6 +35,7 @@ def test_reinforce_reaches_the_cartpole_threshold(tmp_path: Path):
             "accelerator=cpu",
             f"run_dir={tmp_path}",
             "progress_bar_refresh_steps=1000",
+            "video.every_n_evals=0",
         ]
     )
     run(cfg)
