@@ -105,7 +105,7 @@ class Reinforce(RLModule):
         image_obs: bool = False,
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
-        lr: float = 2e-2,
+        lr: float = 3e-2,
         lr_schedule: str = "linear",
         lr_final_fraction: float = 0.0,
         gamma: float = 0.99,

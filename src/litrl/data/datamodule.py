@@ -388,7 +388,7 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         self,
         env: EnvFactory,
         num_envs: int = 8,
-        env_steps_per_collect: int = 2_048,
+        env_steps_per_collect: int = 1_024,
         total_env_steps: int = 100_000,
         eval_every_env_steps: int = 2_048,
         eval_episodes: int = 10,
