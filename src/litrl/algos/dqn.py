@@ -138,7 +138,7 @@ class DQN(RLModule):
         amsgrad: bool = False,
         weight_decay: float = 0.0,
         gamma: float = 0.99,
-        n_step: int = 5,
+        n_step: int = 8,
         double_q: bool = True,
         loss: str = "huber",
         grad_clip_mode: str = "norm",

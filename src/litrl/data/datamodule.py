@@ -269,7 +269,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         env_steps_per_collect: int = 64,
         updates_per_collect: int = 16,
         warmup_env_steps: int = 1_000,
-        n_step: int = 5,
+        n_step: int = 8,
         checkpoint_buffer: bool | str = "auto",
         total_env_steps: int = 50_000,
         eval_every_env_steps: int = 2_048,
