@@ -132,7 +132,7 @@ class DQN(RLModule):
         image_obs: bool = False,
         hidden_sizes: Sequence[int] = (256, 256),
         activation: str = "relu",
-        lr: float = 2e-3,
+        lr: float = 3e-3,
         lr_schedule: str = "linear",
         lr_final_fraction: float = 0.1,
         amsgrad: bool = False,
