@@ -164,7 +164,7 @@ class GracefulStop(Callback):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.signum is not None:
-            trainer.should_stop = True  # ModelCheckpoint writes last.ckpt after this hook
+            trainer.should_stop = True  # last.ckpt is written at the end of this epoch
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._restore_handlers()

@@ -12,7 +12,7 @@ import lightning as L
 import torch
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.accelerators import AcceleratorRegistry
-from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,7 +26,7 @@ from litrl.callbacks import (
     log_hparams_to_tensorboard,
 )
 from litrl.envs import EnvFactory
-from litrl.errors import ConfigError, RunInterrupted, check_choice, check_run_dir
+from litrl.errors import ConfigError, RunInterrupted, TrainingDiverged, check_choice, check_run_dir
 from litrl.perf import PerfBreakdown
 from litrl.resume import CONFIG_KEY, ResumePoint, config_changes, find_resume_point
 
@@ -104,6 +104,8 @@ def run(cfg: DictConfig) -> float:
         except BaseException as error:
             for logger in loggers:  # Lightning only finalizes them on success
                 logger.finalize("failed")
+            if isinstance(error, TrainingDiverged):
+                raise TrainingDiverged(f"{error} {_last_good(stop.checkpoint_path)}") from error
             if not isinstance(error, StopRequested):
                 raise
     if stop.signum is not None:
@@ -134,6 +136,15 @@ def build(node: DictConfig, **objects: Any) -> Any:
     dataclass into a dict) and lets a ConfigError reach the user unwrapped.
     """
     return instantiate(node, _partial_=True, _convert_="all")(**objects)
+
+
+def _last_good(checkpoint: Path) -> str:
+    if not checkpoint.is_file():
+        return "No checkpoint was written yet."
+    return (
+        f"The last good checkpoint is kept: {checkpoint}; resume= from it with "
+        "resume.allow_config_change=true."
+    )
 
 
 def _check_accelerator(node: DictConfig) -> None:
@@ -198,8 +209,16 @@ def _callbacks(cfg: DictConfig, run_dir: Path, reward_threshold: float | None) -
             monitor=EVAL_METRIC,
             mode="max",
             save_top_k=1,
-            save_last=True,
             auto_insert_metric_name=False,
+        ),
+        # Not save_last=True: Lightning 2.6 then writes last.ckpt only when the best one
+        # improved, and a resume must start from the latest state.
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            enable_version_counter=False,
         ),
     ]
     if cfg.early_stop:

@@ -90,7 +90,7 @@ def test_stop_and_resume_equals_an_uninterrupted_run(
 def test_resume_refuses_a_changed_algorithm_and_prints_the_diff(compose, tmp_path: Path) -> None:
     run(compose("total_env_steps=1024", run_dir=tmp_path))
     with pytest.raises(
-        ConfigError, match=r"(?s)algo\.lr: 0\.002 -> 0\.001.*allow_config_change=true"
+        ConfigError, match=r"(?s)algo\.lr: 0\.003 -> 0\.001.*allow_config_change=true"
     ):
         run(compose("total_env_steps=1024", "algo.lr=1e-3", f"resume={tmp_path}", run_dir=tmp_path))
     run(

@@ -173,17 +173,9 @@ class RLModule(L.LightningModule):
             self._resume_state = state
 
     def _diverged(self) -> None:
-        callback = self.trainer.checkpoint_callback if self._trainer is not None else None
-        last_good = getattr(callback, "last_model_path", "")
-        kept = (
-            f"The last good checkpoint is kept: {last_good}; resume= from it with "
-            "resume.allow_config_change=true."
-            if last_good
-            else "No checkpoint was written yet."
-        )
         raise TrainingDiverged(
             f"the loss became {self._sums['train/loss'].item()} by env step {self.env_steps} "
-            f"(update {self.updates}). {kept} Lower algo.lr or tighten the gradient clipping."
+            f"(update {self.updates}). Lower algo.lr or tighten the gradient clipping."
         )
 
 
