@@ -1,8 +1,11 @@
 """Entry point: `python train.py algo=dqn env=cartpole` (see conf/train.yaml)."""
 
+import logging
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from litrl import ConfigError, EnvError, RunInterrupted, TrainingDiverged
@@ -28,6 +31,11 @@ def main(cfg: DictConfig) -> float:
         sys.exit(128 + stop.signum)  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
     except tuple(FAILURES) as error:
         status, kind = next(v for k, v in FAILURES.items() if isinstance(error, k))
+        if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(error, ConfigError):
+            # One diverged trial or broken env must not end the whole sweep: the job reports
+            # NaN (a failed trial to Optuna) and the other jobs go on.
+            logging.getLogger("litrl").error("%s: %s", kind, error)
+            return float("nan")
         print(f"litrl: {kind}: {error}", file=sys.stderr)
         sys.exit(status)
 

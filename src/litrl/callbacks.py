@@ -92,9 +92,16 @@ class EvalVideo(Callback):
         loggers = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
         if not loggers:
             return
-        frames = episode_frames(
-            cast(Actor, pl_module), self.env, self.seed + evaluations, str(pl_module.device)
-        )
+        try:
+            frames = episode_frames(
+                cast(Actor, pl_module), self.env, self.seed + evaluations, str(pl_module.device)
+            )
+        except Exception as error:  # an env that cannot render must not stop the training
+            log.warning(
+                "eval videos off: %s cannot render rgb_array frames (%r)", self.env.name, error
+            )
+            self.every_n_evals = 0
+            return
         summary = video_summary("eval/video", frames, fps=self._fps())
         for logger in loggers:
             writer = logger.experiment._get_file_writer()

@@ -35,8 +35,11 @@ def load_agent(ckpt: Path | str, device: str = "cpu") -> tuple[RLModule, EnvFact
     config = checkpoint[CONFIG_KEY]
     algo_class = _checked_class(config["algo"]["_target_"], RLModule, ckpt)
     _checked_class(config["env"]["_target_"], EnvFactory, ckpt)
-    module = algo_class(**checkpoint["hyper_parameters"])
-    module.load_state_dict(checkpoint["state_dict"])
+    try:
+        module = algo_class(**checkpoint["hyper_parameters"])
+        module.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, KeyError, RuntimeError) as error:
+        raise ConfigError(f"ckpt={ckpt}: its agent cannot be rebuilt ({error}).") from error
     module.on_load_checkpoint(checkpoint)  # counters: env steps, updates
     module.to(device).eval()
     return module, build(OmegaConf.create(config["env"]))
@@ -46,9 +49,11 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
     """Runs the evaluate config: prints the returns and lengths, writes videos when asked."""
     module, env = load_agent(cfg.ckpt, cfg.device)
     num_envs = max(1, min(cfg.num_envs, cfg.episodes))
-    episodes = evaluate(
-        module, env.make_vector(num_envs), cfg.episodes, cfg.seed, torch.device(cfg.device)
-    )
+    envs = env.make_vector(num_envs)
+    try:
+        episodes = evaluate(module, envs, cfg.episodes, cfg.seed, torch.device(cfg.device))
+    finally:
+        envs.close()
     returns, lengths = episodes.returns.float(), episodes.lengths.float()
     print(
         f"{env.id or env.entry_point}: {len(returns)} greedy episodes, return "
@@ -57,7 +62,15 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
     )
     if cfg.video:
         folder = Path(cfg.ckpt).resolve().parent.parent / "videos" / Path(cfg.ckpt).stem
-        for path in record_videos(module, env, cfg.video_episodes, folder, cfg.seed, cfg.device):
+        try:
+            paths = record_videos(module, env, cfg.video_episodes, folder, cfg.seed, cfg.device)
+        except EnvError:
+            raise
+        except Exception as error:
+            raise ConfigError(
+                f"video=true: {env.name} cannot render rgb_array frames ({error!r})."
+            ) from error
+        for path in paths:
             print(f"video: {path}")
     return episodes
 
@@ -67,9 +80,12 @@ def main(cfg: DictConfig) -> float:
     """The ``litrl-evaluate`` / ``python evaluate.py`` entry point."""
     try:
         return float(evaluate_checkpoint(cfg).returns.float().mean())
-    except (ConfigError, EnvError) as error:
-        print(f"litrl: {error}", file=sys.stderr)
+    except ConfigError as error:
+        print(f"litrl: configuration error: {error}", file=sys.stderr)
         sys.exit(2)
+    except EnvError as error:
+        print(f"litrl: environment error: {error}", file=sys.stderr)
+        sys.exit(3)
 
 
 def _checked_class(target: str, kind: type, ckpt: Any) -> Any:

@@ -43,8 +43,9 @@ class PerfBreakdown(Callback):
     """Logs the fraction of wall time in each phase, and the resident memory, every N env steps.
 
     ``env``, ``act`` and ``buffer`` come from the DataModule's clock; this callback times the
-    training steps (``update``: the gradient updates) and evaluations (``eval``) itself;
-    ``other`` is the rest (Lightning's bookkeeping, logging, checkpoints). On a GPU the
+    training steps (``update``: the gradient updates, plus the module's own metric writes at
+    its log points) and evaluations (``eval``) itself; ``other`` is the rest (Lightning's
+    bookkeeping, checkpoints, the progress bar). On a GPU the
     updates run asynchronously, so their time lands partly in the next phase that syncs.
 
     Args:

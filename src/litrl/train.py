@@ -101,14 +101,13 @@ def run(cfg: DictConfig) -> float:
                 ckpt_path=resume.checkpoint if resume else None,
                 weights_only=True,
             )
-        except BaseException as error:
-            for logger in loggers:  # Lightning only finalizes them on success
-                logger.finalize("failed")
-            if isinstance(error, TrainingDiverged):
-                raise TrainingDiverged(f"{error} {_last_good(stop.checkpoint_path)}") from error
-            if not isinstance(error, StopRequested):
-                raise
-    if stop.signum is not None:
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"{error} {_last_good(stop.checkpoint_path)}") from error
+        except StopRequested:
+            pass  # the final checkpoint is written; Lightning has finalized the loggers
+        finally:
+            datamodule.teardown("fit")  # Lightning skips the teardown hooks on an exception
+    if stop.signum is not None and datamodule.evaluations_done < datamodule.num_evaluations:
         raise RunInterrupted(
             stop.signum,
             f"interrupted by {signal.Signals(stop.signum).name} at env step {module.env_steps}; "
@@ -190,6 +189,11 @@ def _loggers(
         # TensorBoard drops earlier events at or past this step: no overlap with the
         # metrics the run logged after its checkpoint and before it stopped.
         extra["purge_step"] = resume.env_steps + 1
+    metrics_csv = run_dir / "metrics.csv"
+    if resume and not is_tensorboard and metrics_csv.exists():
+        # Lightning's CSVLogger starts metrics.csv afresh; keep the rows logged before the resume.
+        kept = metrics_csv.rename(run_dir / f"metrics-until-{resume.env_steps}.csv")
+        log.info("metrics logged before the resume: %s", kept)
     logger = build(cfg.logger, save_dir=str(run_dir), **extra)
     if resume:
         return [logger]  # the run's hparams are already logged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.wrappers import RecordVideo
@@ -26,9 +27,11 @@ def record_videos(
         name_prefix="greedy",
         disable_logger=True,
     )
-    for episode in range(episodes):
-        _play(actor, recorder, seed + episode, device)
-    recorder.close()
+    try:
+        for episode in range(episodes):
+            _play(actor, recorder, seed + episode, device)
+    finally:
+        recorder.close()
     return sorted(folder.glob("*.mp4"))
 
 
@@ -64,14 +67,14 @@ def video_summary(tag: str, frames: np.ndarray, fps: int) -> Summary:
 
 
 def _play(
-    actor: Actor, env, seed: int, device: str, max_frames: int | None = None
+    actor: Actor, env: gym.Env, seed: int, device: str, max_frames: int | None = None
 ) -> list[np.ndarray]:
     frames: list[np.ndarray] = []
     obs, _ = env.reset(seed=seed)
     ended = False
     while not ended:
         if max_frames is not None:
-            frames.append(env.render())
+            frames.append(np.asarray(env.render()))
             if len(frames) >= max_frames:
                 break
         obs_t = torch.as_tensor(np.asarray(obs)[None], dtype=torch.float32, device=device)

@@ -52,6 +52,9 @@ def test_replay_buffer_stores_frames_as_bytes() -> None:
     assert buffer is not None and buffer.obs.dtype == torch.uint8
     per_transition = buffer.nbytes / 1024
     assert per_transition == 2 * 4 * 84 * 84 + 8 + 4 + 1 + 1  # obs, next_obs, action, reward, flags
+    assert datamodule.collector is not None
+    assert "ClipReward" in _wrappers(datamodule.collector.envs.envs[0])  # learns from clipped rewards
+    assert "ClipReward" not in _wrappers(datamodule.eval_envs.envs[0])  # scored on the game's own
     datamodule.teardown("fit")
 
 

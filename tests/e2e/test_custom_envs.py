@@ -21,6 +21,12 @@ def test_course_style_env_trains_with_dqn(smoke_cfg) -> None:
     assert final_return > -10
 
 
+def test_an_env_that_cannot_render_turns_eval_videos_off_and_trains_on(smoke_cfg) -> None:
+    cfg = smoke_cfg(*GRID, "video.every_n_evals=1")  # GridWorld has no render()
+    run(cfg)
+    assert [e.step for e in read_scalars(cfg.run_dir)["eval/return_mean"]] == [2024, 3048]
+
+
 def test_course_style_env_runs_with_reinforce(smoke_cfg) -> None:
     final_return = run(smoke_cfg(*GRID, "algo=reinforce", "logger=none"))
     assert -50 <= final_return <= 0

@@ -72,6 +72,12 @@ class RLModule(L.LightningModule):
 
     # ---- evaluation ---------------------------------------------------------------------
 
+    def on_validation_epoch_start(self) -> None:
+        # Close the training-metric window at each evaluation, so the checkpoint written after it
+        # carries an empty window and a resumed run never writes the same points twice.
+        if self._updates_in_window or self._episode_returns:
+            self._write_train_metrics()
+
     def validation_step(self, batch: Episodes, batch_idx: int) -> None:
         returns = batch.returns.float()
         mean, std = returns.mean().item(), returns.std(correction=0).item()

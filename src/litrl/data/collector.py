@@ -167,7 +167,9 @@ class Collector:
     def _actions(self, actor: Actor | None) -> np.ndarray:
         if actor is None:
             return self.envs.action_space.sample()
-        obs = torch.as_tensor(self.obs, dtype=torch.float32, device=self.device)
+        # Image frames travel as bytes (4x less to copy); the CNN scales them.
+        dtype = torch.uint8 if self._obs_dtype == np.uint8 else torch.float32
+        obs = torch.as_tensor(self.obs, dtype=dtype, device=self.device)
         return actor.act(obs, self.env_steps).cpu().numpy()
 
     def _track_episodes(self, reward: np.ndarray, ended: np.ndarray) -> None:

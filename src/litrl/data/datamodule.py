@@ -179,7 +179,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
             return
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         self.collector = Collector(
-            self.env.make_vector(self.num_envs), device, self.seed, self.clock
+            self.env.make_vector(self.num_envs, training=True), device, self.seed, self.clock
         )
         self.eval_envs = self.env.make_vector(self.eval_num_envs)
         if self.actor is None and self.trainer is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import inspect
 import logging
 import os
 import sys
@@ -138,7 +139,7 @@ class EnvFactory:
                 self.id, max_episode_steps=self.max_episode_steps, **self.kwargs, **extra
             )
         else:
-            env = self._make_user_env(**extra)
+            env = self._make_user_env(render_mode)
         if self.atari is not None:
             env = _atari_preprocessing(env, {**ATARI_DEFAULTS, **self.atari}, training)
         return GuardedEnv(env, self.name)
@@ -219,14 +220,25 @@ class EnvFactory:
             )
         self._check_user_env()
 
-    def _instantiate(self) -> Any:
+    def _instantiate(self, render_mode: str | None = None) -> Any:
         assert self._env_class is not None
+        kwargs = dict(self.kwargs)
+        if render_mode and _accepts(self._env_class, "render_mode"):
+            kwargs["render_mode"] = render_mode
         try:
-            env = self._env_class(**self.kwargs)
+            inspect.signature(self._env_class).bind(**kwargs)
         except TypeError as error:
             raise ConfigError(
                 f"{self.name} cannot be built with env.kwargs={self.kwargs}: {error}"
             ) from error
+        except ValueError:  # no signature to check (a C extension): let the call decide
+            pass
+        try:
+            env = self._env_class(**kwargs)
+        except Exception as error:
+            raise ConfigError(f"{self.name}: its __init__ raised {error!r}") from error
+        if render_mode and getattr(env, "render_mode", None) is None:
+            env.render_mode = render_mode  # classic classes render without being told to
         for space in ("observation_space", "action_space"):
             if not isinstance(getattr(env, space, None), gym.spaces.Space):
                 raise ConfigError(
@@ -235,8 +247,8 @@ class EnvFactory:
                 )
         return env
 
-    def _make_user_env(self, **extra: Any) -> gym.Env:
-        env = self._instantiate(**extra)
+    def _make_user_env(self, render_mode: str | None = None) -> gym.Env:
+        env = self._instantiate(render_mode)
         if self._legacy_api:
             env = LegacyEnvAdapter(env)
         if self.max_episode_steps is not None:
@@ -316,6 +328,14 @@ def _import(module_name: str, field_name: str) -> Any:
             f"{field_name}: cannot import module {error.name!r} (needed for {module_name}). Run from "
             "the directory that holds it, add that directory to PYTHONPATH, or pip install it."
         ) from error
+
+
+def _accepts(cls: Any, parameter: str) -> bool:
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+    return parameter in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _close(env: Any) -> None:
