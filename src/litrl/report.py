@@ -214,6 +214,8 @@ def _plot(path: Path, jobs: list[Job], env_name: str, threshold: float | None) -
     for name in sorted({job.group for job in jobs}):
         members = [job for job in jobs if job.group == name]
         steps = sorted(set.intersection(*({e.step for e in job.evals} for job in members)))
+        if not steps:  # the seeds share no evaluation step: no curve to average
+            continue
         values = np.array([[_value_at(job, step) for step in steps] for job in members])
         mean = values.mean(axis=0)
         band = np.array([bootstrap_ci(column, np.mean) for column in values.T])

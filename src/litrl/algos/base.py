@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from litrl.data.collector import Episodes
+from litrl.envs import EnvSpec
 from litrl.errors import TrainingDiverged
 
 
@@ -44,6 +45,16 @@ class RLModule(L.LightningModule):
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Actions for a batch of observations (the data side's ``Actor`` protocol)."""
         raise NotImplementedError
+
+    @staticmethod
+    def obs_kwargs(spec: EnvSpec) -> dict[str, Any]:
+        """The constructor arguments every algorithm takes from the env's observations."""
+        return {
+            "obs_shape": spec.obs_shape,
+            "n_actions": spec.n_actions,
+            "obs_categories": spec.obs_categories,
+            "image_obs": spec.image_obs,
+        }
 
     def window_metrics(self) -> dict[str, float]:
         """Extra metrics written at each log point (schedules, learning rates)."""

@@ -180,12 +180,7 @@ class DQN(RLModule):
     @staticmethod
     def spec_kwargs(spec: EnvSpec) -> dict[str, Any]:
         """The constructor arguments that come from the env."""
-        return {
-            "obs_shape": spec.obs_shape,
-            "n_actions": spec.n_actions,
-            "obs_categories": spec.obs_categories,
-            "image_obs": spec.image_obs,
-        }
+        return RLModule.obs_kwargs(spec)
 
     # ---- acting -------------------------------------------------------------------------
 

@@ -163,13 +163,7 @@ class Reinforce(RLModule):
     def spec_kwargs(spec: EnvSpec) -> dict[str, Any]:
         """The constructor arguments that come from the env."""
         action_dim = 0 if spec.n_actions else math.prod(spec.action_space.shape or (0,))
-        return {
-            "obs_shape": spec.obs_shape,
-            "n_actions": spec.n_actions,
-            "action_dim": action_dim,
-            "obs_categories": spec.obs_categories,
-            "image_obs": spec.image_obs,
-        }
+        return {**RLModule.obs_kwargs(spec), "action_dim": action_dim}
 
     # ---- acting -------------------------------------------------------------------------
 

@@ -125,11 +125,10 @@ class ReplayBuffer:
     def state_dict(self) -> dict[str, Any]:
         """The stored rows and the write position, as tensors on the host."""
         filled = slice(0, self.steps_stored)
-        fields = ("obs", "next_obs", "action", "reward", "terminated", "episode_ended")
         return {
             "pos": self.pos,
             "steps_stored": self.steps_stored,
-            **{name: getattr(self, name)[filled].cpu() for name in fields},
+            **{name: getattr(self, name)[filled].cpu() for name in Transitions._fields},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -143,7 +142,7 @@ class ReplayBuffer:
                 "algo.data.buffer_capacity and algo.data.num_envs as they were."
             )
         self.pos, self.steps_stored = state["pos"], state["steps_stored"]
-        for name in ("obs", "next_obs", "action", "reward", "terminated", "episode_ended"):
+        for name in Transitions._fields:
             getattr(self, name)[: self.steps_stored] = state[name].to(self.device)
 
     def sample(self, num_batches: int, batch_size: int, n_step: int = 1) -> NStepSample:

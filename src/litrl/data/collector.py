@@ -12,7 +12,7 @@ from gymnasium.vector import VectorEnv
 from torch import Tensor
 
 from litrl.data.buffers import Transitions
-from litrl.envs import final_observations
+from litrl.envs import final_observations, is_image
 from litrl.envs.snapshot import restore, snapshot
 from litrl.perf import PhaseClock
 
@@ -69,9 +69,7 @@ class Collector:
         self.clock = clock or PhaseClock()
         space = envs.single_observation_space
         # Image frames stay bytes on their way to the buffer; everything else is float32.
-        self._obs_dtype = (
-            np.uint8 if space.dtype == np.uint8 and len(space.shape or ()) == 3 else np.float32
-        )
+        self._obs_dtype = np.uint8 if is_image(space.dtype, space.shape) else np.float32
         self.num_envs = envs.num_envs
         self.obs, _ = envs.reset(seed=seed)
         envs.action_space.seed(seed)

@@ -55,12 +55,17 @@ class EnvSpec:
     @property
     def image_obs(self) -> bool:
         """Stacked uint8 frames ``(C, H, W)``: a CNN reads them and the buffer stores bytes."""
-        return self.obs_dtype == "uint8" and len(self.obs_shape) == 3
+        return is_image(self.obs_dtype, self.obs_shape)
 
     @property
     def n_actions(self) -> int:
         """Number of actions of a Discrete action space; 0 for any other space."""
         return int(self.action_space.n) if isinstance(self.action_space, gym.spaces.Discrete) else 0
+
+
+def is_image(dtype: Any, shape: tuple[int, ...] | None) -> bool:
+    """Whether observations of this dtype and shape are image frames (uint8, three axes)."""
+    return np.dtype(dtype) == np.uint8 and len(shape or ()) == 3
 
 
 @dataclass
