@@ -10,7 +10,6 @@ from omegaconf import DictConfig
 
 from litrl import ConfigError, EnvError, RunInterrupted, TrainingDiverged
 from litrl.config import expand_shorthands, register_resolvers
-from litrl.train import run
 
 register_resolvers()  # at import: joblib/submitit workers import this module, never run it
 
@@ -24,6 +23,10 @@ FAILURES = {
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
+    # Imported here, not at the top: a launcher's parent process (joblib, submitit) only
+    # schedules jobs and need not pay for importing torch and Lightning.
+    from litrl.train import run
+
     try:
         return run(cfg)
     except RunInterrupted as stop:

@@ -12,12 +12,18 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from litrl.resume import resume_run_dir
-
 # The config tree sits beside src/ in a source checkout (the supported install: pip install -e).
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 # Command-line shorthands: `resume=<path>` reads better than `resume.path=<path>`.
 SHORTHANDS = {"resume": "resume.path"}
+
+
+def resume_run_dir(target: str | None, default: str) -> str:
+    """Hydra's run dir: the resumed run's own dir when ``resume=`` names one, else ``default``."""
+    if not target:
+        return default
+    path = Path(target)
+    return str(path.parent.parent if path.suffix == ".ckpt" else path)
 
 
 def register_resolvers() -> None:

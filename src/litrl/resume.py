@@ -89,14 +89,6 @@ def find_resume_point(target: str) -> ResumePoint:
     )
 
 
-def resume_run_dir(target: str | None, default: str) -> str:
-    """Hydra's run dir: the resumed run's own dir when ``resume=`` names one, else ``default``."""
-    if not target:
-        return default
-    path = Path(target)
-    return str(path.parent.parent if path.suffix == ".ckpt" else path)
-
-
 def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """``key: saved -> current`` for every algorithm-changing key that differs."""
     changes: list[str] = []
