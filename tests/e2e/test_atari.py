@@ -5,7 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import torch
 
+from litrl.data.buffers import ReplayBuffer
 from litrl.data.datamodule import ReplayDataModule
+from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 from litrl.envs import EnvFactory
 from litrl.train import run
 
@@ -45,16 +47,35 @@ def test_preprocessing_gives_stacked_uint8_frames_and_clips_only_training_reward
     assert "ClipReward" not in _wrappers(factory.make())  # evaluation reports the game score
 
 
-def test_replay_buffer_stores_frames_as_bytes() -> None:
+def test_replay_buffer_stores_each_frame_once_as_bytes() -> None:
     datamodule = ReplayDataModule(_pong(), num_envs=2, buffer_capacity=1024, warmup_env_steps=0)
     datamodule.setup("fit")
     buffer = datamodule.buffer
-    assert buffer is not None and buffer.obs.dtype == torch.uint8
+    assert isinstance(buffer, FrameStackReplayBuffer) and buffer.frame.dtype == torch.uint8
     per_transition = buffer.nbytes / 1024
-    assert per_transition == 2 * 4 * 84 * 84 + 8 + 4 + 1 + 1  # obs, next_obs, action, reward, flags
+    assert per_transition == 2 * 84 * 84 + 8 + 4 + 1 + 1 + 1  # 2 frames, action, reward, 3 flags
     assert datamodule.collector is not None
-    assert "ClipReward" in _wrappers(datamodule.collector.envs.envs[0])  # learns from clipped rewards
+    assert "ClipReward" in _wrappers(
+        datamodule.collector.envs.envs[0]
+    )  # learns from clipped rewards
     assert "ClipReward" not in _wrappers(datamodule.eval_envs.envs[0])  # scored on the game's own
+    # Real Pong stacks pass the buffer's frame-stack check and come back whole.
+    chunk = datamodule.collector.collect(None, 40)
+    buffer.extend(chunk)
+    rebuilt = buffer.windows(torch.arange(40).repeat(2), torch.arange(2).repeat_interleave(40), 1)
+    assert torch.equal(rebuilt.obs, chunk.obs.transpose(0, 1).flatten(0, 1))
+    assert torch.equal(rebuilt.next_obs, chunk.next_obs.transpose(0, 1).flatten(0, 1))
+    datamodule.teardown("fit")
+
+
+def test_whole_stacks_when_frames_once_is_off() -> None:
+    datamodule = ReplayDataModule(
+        _pong(), num_envs=2, buffer_capacity=1024, warmup_env_steps=0, store_frames_once=False
+    )
+    datamodule.setup("fit")
+    buffer = datamodule.buffer
+    assert buffer is not None and type(buffer) is ReplayBuffer
+    assert buffer.nbytes / 1024 == 2 * 4 * 84 * 84 + 8 + 4 + 1 + 1  # obs, next_obs, action, ...
     datamodule.teardown("fit")
 
 

@@ -68,6 +68,10 @@ CASES = {
         r"BrokenEnv: step\(\) at its step 1 returned an observation of shape \(3,\), but its "
         r"observation_space has shape \(2,\)",
     ),
+    "frames stored once on vector observations": (
+        ["algo.data.store_frames_once=true"],
+        r"algo.data.store_frames_once=true needs stacked image frames .* CartPole-v1 .*float32",
+    ),
     "unsupported observation space": (
         ["env=custom", f"env.entry_point={TOY}:DictObsEnv"],
         r"DictObsEnv has observation space Dict.*not this one yet",

@@ -8,6 +8,7 @@ import torch
 from litrl.algos import DQN
 from litrl.config import compose_config
 from litrl.data.buffers import ReplayBuffer, Transitions
+from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 from litrl.events import read_scalars
 from litrl.train import run
 
@@ -30,6 +31,24 @@ def test_buffer_lives_and_samples_on_the_gpu():
     )
     sample = buffer.sample(4, 16, n_step=3)
     assert all(field.device.type == "cuda" for field in sample)
+
+
+def test_frame_stack_buffer_on_the_gpu_rebuilds_what_the_cpu_one_does():
+    from tests.unit.test_frame_stack_buffer import STACK, _collector
+
+    collector = _collector(num_envs=2, max_episode_steps=9)
+    buffers = [
+        FrameStackReplayBuffer(2 * 20, 2, (STACK, 3, 3), device=device, obs_dtype=torch.uint8)
+        for device in ("cpu", CUDA)
+    ]
+    for _ in range(4):
+        chunk = collector.collect(None, 8)
+        for buffer in buffers:
+            buffer.extend(chunk)
+    row, env = torch.arange(3, 20).repeat(2), torch.arange(2).repeat_interleave(17)
+    on_cpu, on_gpu = (b.windows(row.to(b.device), env.to(b.device), 3) for b in buffers)
+    for want, got in zip(on_cpu, on_gpu, strict=True):
+        assert got.device.type == "cuda" and torch.equal(want, got.cpu())
 
 
 def test_act_on_the_gpu_returns_gpu_actions():

@@ -23,7 +23,7 @@ def chunk(rewards, terminated=None, ended=None, start_obs=0.0):
 
 def window_at(buffer: ReplayBuffer, row: int, n_step: int):
     """The n-step window starting at ``row`` of env 0."""
-    sample = buffer._windows(torch.tensor([row]), torch.tensor([0]), n_step)
+    sample = buffer.windows(torch.tensor([row]), torch.tensor([0]), n_step)
     return type(sample)(*(field[0] for field in sample))
 
 
@@ -115,6 +115,6 @@ def test_windows_follow_their_own_env_column():
             episode_ended=ended,
         )
     )
-    windows = buffer._windows(torch.tensor([0, 0]), torch.tensor([0, 1]), n_step=3)
+    windows = buffer.windows(torch.tensor([0, 0]), torch.tensor([0, 1]), n_step=3)
     assert windows.rewards.tolist() == [[1.0, 2.0, 4.0], [10.0, 0.0, 0.0]]
     assert windows.bootstrap_steps.tolist() == [3, 1]

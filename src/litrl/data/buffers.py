@@ -72,8 +72,7 @@ class ReplayBuffer:
         self.num_envs = num_envs
         self.device = torch.device(device)
         rows = (self.steps_capacity, num_envs)
-        self.obs = torch.zeros(rows + obs_shape, dtype=obs_dtype, device=self.device)
-        self.next_obs = torch.zeros_like(self.obs)
+        self._allocate_observations(rows, obs_shape, obs_dtype)
         self.action = torch.zeros(rows, dtype=torch.long, device=self.device)
         self.reward = torch.zeros(rows, dtype=torch.float32, device=self.device)
         self.terminated = torch.zeros(rows, dtype=torch.bool, device=self.device)
@@ -81,18 +80,35 @@ class ReplayBuffer:
         self.pos = 0  # next row to write
         self.steps_stored = 0
 
+    # What this class stores: the transitions' fields as they come. A subclass may store
+    # observations another way by overriding the three hooks below and ``stored_fields``.
+    stored_fields: tuple[str, ...] = Transitions._fields
+
+    def _allocate_observations(
+        self, rows: tuple[int, int], obs_shape: tuple[int, ...], obs_dtype: torch.dtype
+    ) -> None:
+        self.obs = torch.zeros(rows + obs_shape, dtype=obs_dtype, device=self.device)
+        self.next_obs = torch.zeros_like(self.obs)
+
+    def _store_observations(self, rows: Tensor, chunk: Transitions) -> None:
+        self.obs[rows] = chunk.obs.to(self.device, non_blocking=True)
+        self.next_obs[rows] = chunk.next_obs.to(self.device, non_blocking=True)
+
+    def _observations(self, row: Tensor, env: Tensor, after: bool = False) -> Tensor:
+        """The observations at ``(row, env)``, or those after them when ``after``."""
+        return (self.next_obs if after else self.obs)[row, env]
+
+    def _oldest_sampleable(self) -> int:
+        """How many of the oldest rows to leave out of sampling (their data is incomplete)."""
+        return 0
+
     @property
     def nbytes(self) -> int:
         """Memory the storage takes."""
-        fields = (
-            self.obs,
-            self.next_obs,
-            self.action,
-            self.reward,
-            self.terminated,
-            self.episode_ended,
+        return sum(
+            getattr(self, name).element_size() * getattr(self, name).nelement()
+            for name in self.stored_fields
         )
-        return sum(t.element_size() * t.nelement() for t in fields)
 
     def __len__(self) -> int:
         """Transitions stored, across envs."""
@@ -107,8 +123,9 @@ class ReplayBuffer:
                 "rows per env; raise buffer_capacity or lower env_steps_per_collect."
             )
         rows = (self.pos + torch.arange(steps, device=self.device)) % self.steps_capacity
-        for name, values in chunk._asdict().items():
-            getattr(self, name)[rows] = values.to(self.device, non_blocking=True)
+        self._store_observations(rows, chunk)
+        for name in ("action", "reward", "terminated", "episode_ended"):
+            getattr(self, name)[rows] = getattr(chunk, name).to(self.device, non_blocking=True)
         self.pos = (self.pos + steps) % self.steps_capacity
         self.steps_stored = min(self.steps_stored + steps, self.steps_capacity)
 
@@ -128,21 +145,23 @@ class ReplayBuffer:
         return {
             "pos": self.pos,
             "steps_stored": self.steps_stored,
-            **{name: getattr(self, name)[filled].cpu() for name in Transitions._fields},
+            **{name: getattr(self, name)[filled].cpu() for name in self.stored_fields},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Refills the buffer from ``state_dict()``; the capacity and env count must match."""
-        if (
-            state["obs"].shape[1:] != self.obs.shape[1:]
-            or state["steps_stored"] > self.steps_capacity
-        ):
+        fits = state["steps_stored"] <= self.steps_capacity and all(
+            name in state and state[name].shape[1:] == getattr(self, name).shape[1:]
+            for name in self.stored_fields
+        )
+        if not fits:
             raise ConfigError(
                 "the checkpoint's replay buffer does not fit this one: keep "
-                "algo.data.buffer_capacity and algo.data.num_envs as they were."
+                "algo.data.buffer_capacity, algo.data.num_envs and the env's observations "
+                "(env.atari.frame_stack) as they were."
             )
         self.pos, self.steps_stored = state["pos"], state["steps_stored"]
-        for name in Transitions._fields:
+        for name in self.stored_fields:
             getattr(self, name)[: self.steps_stored] = state[name].to(self.device)
 
     def sample(self, num_batches: int, batch_size: int, n_step: int = 1) -> NStepSample:
@@ -150,12 +169,18 @@ class ReplayBuffer:
         if self.steps_stored == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
         count = num_batches * batch_size
-        flat = torch.randint(self.steps_stored * self.num_envs, (count,), device=self.device)
-        row, env = flat // self.num_envs, flat % self.num_envs
-        sample = self._windows(row, env, n_step)
+        skipped = self._oldest_sampleable() if self.steps_stored == self.steps_capacity else 0
+        flat = torch.randint(
+            (self.steps_stored - skipped) * self.num_envs, (count,), device=self.device
+        )
+        row = flat // self.num_envs
+        if skipped:  # the ring is full: the oldest row is the next one to overwrite
+            row = (self.pos + skipped + row) % self.steps_capacity
+        sample = self.windows(row, flat % self.num_envs, n_step)
         return NStepSample(*(t.reshape(num_batches, batch_size, *t.shape[1:]) for t in sample))
 
-    def _windows(self, row: Tensor, env: Tensor, n_step: int) -> NStepSample:
+    def windows(self, row: Tensor, env: Tensor, n_step: int) -> NStepSample:
+        """The n-step windows that start at rows ``row`` of envs ``env`` (1-D index tensors)."""
         offsets = torch.arange(n_step, device=self.device)
         rows = (row.unsqueeze(1) + offsets) % self.steps_capacity  # (count, n)
         cols = env.unsqueeze(1).expand_as(rows)
@@ -168,10 +193,10 @@ class ReplayBuffer:
         in_window = offsets <= last.unsqueeze(1)
         last_row = rows.gather(1, last.unsqueeze(1)).squeeze(1)
         return NStepSample(
-            obs=self.obs[row, env],
+            obs=self._observations(row, env),
             action=self.action[row, env],
             rewards=self.reward[rows, cols] * in_window,
-            next_obs=self.next_obs[last_row, env],
+            next_obs=self._observations(last_row, env, after=True),
             terminated=self.terminated[last_row, env],
             bootstrap_steps=last + 1,
         )

@@ -22,7 +22,8 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
 from litrl.data.collector import Actor, Collector, Episodes, evaluate
-from litrl.envs import EnvFactory
+from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
+from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_choice, check_range
 from litrl.perf import PhaseClock
 
@@ -252,6 +253,9 @@ class ReplayDataModule(EnvRolloutDataModule):
         n_step: length of the return windows sampled for the targets.
         checkpoint_buffer: store the replay buffer in checkpoints so that a resumed run
             continues with it: true, false, or "auto" (when it takes at most 512 MiB).
+        store_frames_once: for stacked-frame observations (Atari), store each frame once and
+            rebuild the stacks at sample time (``FrameStackReplayBuffer``, ~4x less memory):
+            true, false, or "auto" (when the env stacks frames).
         total_env_steps: the run's budget, warm-up included.
         eval_every_env_steps: env steps between greedy evaluations (see EnvRolloutDataModule).
         eval_episodes: greedy episodes per evaluation.
@@ -271,6 +275,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         warmup_env_steps: int = 1_000,
         n_step: int = 8,
         checkpoint_buffer: bool | str = "auto",
+        store_frames_once: bool | str = "auto",
         total_env_steps: int = 50_000,
         eval_every_env_steps: int = 2_048,
         eval_episodes: int = 10,
@@ -288,7 +293,10 @@ class ReplayDataModule(EnvRolloutDataModule):
         self.warmup_env_steps = warmup_env_steps
         self.n_step = n_step
         self.checkpoint_buffer = checkpoint_buffer
+        self.store_frames_once = store_frames_once
         self._check_sizes()
+        if store_frames_once is True:
+            self._frames_once(env.spec())  # fails now, before any compute, if it cannot apply
         self.buffer: ReplayBuffer | None = None
 
     def _check_sizes(self) -> None:
@@ -299,6 +307,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         check_range("algo.data.updates_per_collect", self.updates_per_collect, 0, math.inf)
         check_range("algo.data.warmup_env_steps", self.warmup_env_steps, 0, self.buffer_capacity)
         check_choice("algo.data.checkpoint_buffer", self.checkpoint_buffer, [True, False, "auto"])
+        check_choice("algo.data.store_frames_once", self.store_frames_once, [True, False, "auto"])
         rows_per_env = self.buffer_capacity // self.num_envs
         for field, steps_per_env in (
             ("algo.data.env_steps_per_collect", self.steps_per_env),
@@ -314,10 +323,21 @@ class ReplayDataModule(EnvRolloutDataModule):
     def _setup_storage(self, device: torch.device) -> None:
         if self.buffer is None:
             spec = self.env.spec()
+            buffer_class = FrameStackReplayBuffer if self._frames_once(spec) else ReplayBuffer
             obs_dtype = torch.uint8 if spec.image_obs else torch.float32
-            self.buffer = ReplayBuffer(
+            self.buffer = buffer_class(
                 self.buffer_capacity, self.num_envs, spec.obs_shape, device, obs_dtype
             )
+
+    def _frames_once(self, spec: EnvSpec) -> bool:
+        stacked_frames = spec.image_obs and spec.frame_stack > 1
+        if self.store_frames_once is True and not stacked_frames:
+            raise ConfigError(
+                f"algo.data.store_frames_once=true needs stacked image frames (env=atari), but "
+                f"{spec.env_id} observations are {spec.obs_dtype} {spec.obs_shape}; set it to "
+                "auto or false."
+            )
+        return stacked_frames and self.store_frames_once in (True, "auto")
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

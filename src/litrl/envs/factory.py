@@ -42,7 +42,8 @@ class EnvSpec:
     """What an agent needs to know about an environment to build its networks.
 
     ``obs_categories`` is the size of a Discrete observation space (observations are indices,
-    one-hot encoded by the networks); 0 for Box observations.
+    one-hot encoded by the networks); 0 for Box observations. ``frame_stack`` is the number of
+    frames stacked along the first axis by litrl's Atari preprocessing; 1 for other envs.
     """
 
     env_id: str
@@ -51,6 +52,7 @@ class EnvSpec:
     reward_threshold: float | None
     obs_categories: int = 0
     obs_dtype: str = "float32"
+    frame_stack: int = 1
 
     @property
     def image_obs(self) -> bool:
@@ -188,7 +190,10 @@ class EnvFactory:
         if isinstance(obs_space, gym.spaces.Discrete):
             return EnvSpec(name, (), action_space, self.reward_threshold, int(obs_space.n))
         dtype = "uint8" if obs_space.dtype == np.uint8 else "float32"
-        return EnvSpec(name, tuple(obs_space.shape), action_space, self.reward_threshold, 0, dtype)
+        frame_stack = 1 if self.atari is None else {**ATARI_DEFAULTS, **self.atari}["frame_stack"]
+        return EnvSpec(
+            name, tuple(obs_space.shape), action_space, self.reward_threshold, 0, dtype, frame_stack
+        )
 
     # ---- user classes -------------------------------------------------------------------
 
