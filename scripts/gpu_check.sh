@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# GPU check (device machine): the gpu-marked tests, then the CartPole command on accelerator=gpu
-# and, for a same-machine ratio, on accelerator=cpu. Usage: scripts/gpu_check.sh [OUT_DIR]
-# Expects hydra-core, omegaconf, antlr4, gymnasium wheels in .whl/ when they are not installed.
+# GPU check (device machine): the gpu-marked tests, the CartPole command on accelerator=gpu and,
+# for a same-machine ratio, on accelerator=cpu, then DQN on Pong's training throughput on both
+# (benchmarks/bench_atari.py). Usage: scripts/gpu_check.sh [OUT_DIR]
+# Expects wheels in .whl/ (carried: it is git-ignored) for what the machine lacks: hydra-core,
+# omegaconf, antlr4, gymnasium, farama-notifications, ale-py, opencv-python-headless (py3.12).
 set -uo pipefail
 out=${1:-${OUT:-/tmp/gpu-check}}
 mkdir -p "$out"
-if [ -d .whl ] && ! python3 -c "import hydra, gymnasium" 2>/dev/null; then
+if [ -d .whl ] && ! python3 -c "import hydra, gymnasium, ale_py, cv2" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site
 fi
@@ -26,3 +28,5 @@ s = read_scalars('$out/run-$acc')
 print('  env_steps/s median', round(statistics.median(x.value for x in s['perf/env_steps_per_sec'])),
       'evals', [round(x.value) for x in s['eval/return_mean']])" | tee -a "$out/summary.txt"
 done
+python3 -m benchmarks.bench_atari --accelerator gpu cpu --env-steps "${ATARI_STEPS:-20000}" \
+  --out "$out/atari.json" 2>&1 | tail -4 | tee "$out/atari.txt"
