@@ -74,7 +74,7 @@ def worker(accelerator: str, env_steps: int, game: str, torch_threads: int) -> d
     }
 
 
-def sample_cost(device: str, capacity: int = 50_000, num_envs: int = 8, repeats: int = 50) -> dict:
+def sample_cost(device: str, capacity: int = 20_000, num_envs: int = 8, repeats: int = 50) -> dict:
     """Bytes per transition and milliseconds per ``sample(64, 32, n_step=3)``, both buffers."""
     from litrl.data.buffers import ReplayBuffer, Transitions
     from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
@@ -136,8 +136,9 @@ def main() -> None:
         )
         for acc in args.accelerator
     ]
+    costs = {acc: sample_cost("cuda" if acc == "gpu" else "cpu") for acc in args.accelerator}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2))
+    args.out.write_text(json.dumps({"runs": rows, "sample_cost": costs}, indent=2))
     print("| accelerator | env steps/s | " + " | ".join(PHASES) + " | RSS MiB | CUDA peak MiB |")
     print("|---|---|" + "---|" * len(PHASES) + "---|---|")
     for r in rows:
@@ -147,18 +148,15 @@ def main() -> None:
             f"| {r['accelerator']} ({r['device']}) | {r['env_steps_per_sec']:.0f} | {shares} "
             f"| {r['rss_mb']:.0f} | {cuda} |"
         )
-    print(
-        "\n| device | storage | bytes per transition | ms per sample(64 x 32) |\n|---|---|---|---|"
-    )
-    for accelerator in args.accelerator:
-        device = "cuda" if accelerator == "gpu" else "cpu"
-        costs = sample_cost(device)
-        for name, cost in costs.items():
+    print("\n| accelerator | storage | bytes per transition | ms per sample(64 x 32) |")
+    print("|---|---|---|---|")
+    for accelerator, cost in costs.items():
+        for name, c in cost.items():
             print(
-                f"| {device} | {name} | {cost['bytes_per_transition']:,.0f} | {cost['sample_ms']:.1f} |"
+                f"| {accelerator} | {name} | {c['bytes_per_transition']:,.0f} | {c['sample_ms']:.1f} |"
             )
-        ratio = costs["frames_once"]["sample_ms"] / costs["whole_stacks"]["sample_ms"]
-        print(f"| {device} | frames_once / whole_stacks | | {ratio:.2f}x |")
+        ratio = cost["frames_once"]["sample_ms"] / cost["whole_stacks"]["sample_ms"]
+        print(f"| {accelerator} | frames_once / whole_stacks | | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -29,4 +29,4 @@ print('  env_steps/s median', round(statistics.median(x.value for x in s['perf/e
       'evals', [round(x.value) for x in s['eval/return_mean']])" | tee -a "$out/summary.txt"
 done
 python3 -m benchmarks.bench_atari --accelerator gpu cpu --env-steps "${ATARI_STEPS:-20000}" \
-  --out "$out/atari.json" 2>&1 | tail -4 | tee "$out/atari.txt"
+  --out "$out/atari.json" 2>&1 | tee "$out/atari.txt"

@@ -105,10 +105,20 @@ def test_survives_a_state_dict_round_trip() -> None:
     original, restored = _all_windows(frames, 3, STACK - 1), _all_windows(copy, 3, STACK - 1)
     for want, got in zip(original, restored, strict=True):
         assert torch.equal(want, got)
-    with pytest.raises(ConfigError, match="does not fit"):
+    with pytest.raises(ConfigError, match=r"keep algo\.data\.store_frames_once as it was"):
         ReplayBuffer(2 * 20, 2, (STACK, 3, 3), obs_dtype=torch.uint8).load_state_dict(
             frames.state_dict()
         )
+
+
+@pytest.mark.parametrize("rows_per_env", [16, 24])  # fewer or more rows than were saved
+def test_refuses_a_checkpoint_of_another_capacity(rows_per_env: int) -> None:
+    collector = _collector(num_envs=2, max_episode_steps=9)
+    frames = FrameStackReplayBuffer(2 * 20, 2, (STACK, 3, 3), obs_dtype=torch.uint8)
+    _fill([frames], collector, chunks=3, steps=8)  # wrapped: the write position is mid-ring
+    other = FrameStackReplayBuffer(2 * rows_per_env, 2, (STACK, 3, 3), obs_dtype=torch.uint8)
+    with pytest.raises(ConfigError, match=r"keep algo\.data\.buffer_capacity"):
+        other.load_state_dict(frames.state_dict())
 
 
 def test_refuses_observations_that_are_not_frame_stacks() -> None:

@@ -58,6 +58,10 @@ class ReplayBuffer:
         obs_dtype: storage dtype for observations.
     """
 
+    # What the buffer stores and checkpoints: the transitions' fields as they come. A subclass
+    # may store observations another way by overriding this and the hooks below ``__init__``.
+    stored_fields: tuple[str, ...] = Transitions._fields
+
     def __init__(
         self,
         capacity: int,
@@ -80,10 +84,6 @@ class ReplayBuffer:
         self.pos = 0  # next row to write
         self.steps_stored = 0
 
-    # What this class stores: the transitions' fields as they come. A subclass may store
-    # observations another way by overriding the three hooks below and ``stored_fields``.
-    stored_fields: tuple[str, ...] = Transitions._fields
-
     def _allocate_observations(
         self, rows: tuple[int, int], obs_shape: tuple[int, ...], obs_dtype: torch.dtype
     ) -> None:
@@ -98,8 +98,8 @@ class ReplayBuffer:
         """The observations at ``(row, env)``, or those after them when ``after``."""
         return (self.next_obs if after else self.obs)[row, env]
 
-    def _oldest_sampleable(self) -> int:
-        """How many of the oldest rows to leave out of sampling (their data is incomplete)."""
+    def _rows_skipped_when_full(self) -> int:
+        """How many of the oldest rows sampling leaves out once the ring is full."""
         return 0
 
     @property
@@ -143,6 +143,7 @@ class ReplayBuffer:
         """The stored rows and the write position, as tensors on the host."""
         filled = slice(0, self.steps_stored)
         return {
+            "steps_capacity": self.steps_capacity,
             "pos": self.pos,
             "steps_stored": self.steps_stored,
             **{name: getattr(self, name)[filled].cpu() for name in self.stored_fields},
@@ -150,15 +151,20 @@ class ReplayBuffer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Refills the buffer from ``state_dict()``; the capacity and env count must match."""
-        fits = state["steps_stored"] <= self.steps_capacity and all(
-            name in state and state[name].shape[1:] == getattr(self, name).shape[1:]
-            for name in self.stored_fields
+        if any(name not in state for name in self.stored_fields):
+            raise ConfigError(
+                "the checkpoint's replay buffer stores observations another way: keep "
+                "algo.data.store_frames_once as it was when the checkpoint was written."
+            )
+        # Checkpoints from before "steps_capacity" was saved: the rows must at least fit.
+        capacity = state.get("steps_capacity", max(state["steps_stored"], self.steps_capacity))
+        shapes_fit = all(
+            state[name].shape[1:] == getattr(self, name).shape[1:] for name in self.stored_fields
         )
-        if not fits:
+        if capacity != self.steps_capacity or not shapes_fit:
             raise ConfigError(
                 "the checkpoint's replay buffer does not fit this one: keep "
-                "algo.data.buffer_capacity, algo.data.num_envs and the env's observations "
-                "(env.atari.frame_stack) as they were."
+                "algo.data.buffer_capacity, algo.data.num_envs and the env as they were."
             )
         self.pos, self.steps_stored = state["pos"], state["steps_stored"]
         for name in self.stored_fields:
@@ -169,7 +175,7 @@ class ReplayBuffer:
         if self.steps_stored == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
         count = num_batches * batch_size
-        skipped = self._oldest_sampleable() if self.steps_stored == self.steps_capacity else 0
+        skipped = self._rows_skipped_when_full() if self.steps_stored == self.steps_capacity else 0
         flat = torch.randint(
             (self.steps_stored - skipped) * self.num_envs, (count,), device=self.device
         )
@@ -180,7 +186,10 @@ class ReplayBuffer:
         return NStepSample(*(t.reshape(num_batches, batch_size, *t.shape[1:]) for t in sample))
 
     def windows(self, row: Tensor, env: Tensor, n_step: int) -> NStepSample:
-        """The n-step windows that start at rows ``row`` of envs ``env`` (1-D index tensors)."""
+        """The n-step windows that start at rows ``row`` of envs ``env`` (1-D index tensors).
+
+        Any stored row may be asked for; ``sample`` draws only from rows whose data is whole.
+        """
         offsets = torch.arange(n_step, device=self.device)
         rows = (row.unsqueeze(1) + offsets) % self.steps_capacity  # (count, n)
         cols = env.unsqueeze(1).expand_as(rows)

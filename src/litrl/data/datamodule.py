@@ -321,13 +321,15 @@ class ReplayDataModule(EnvRolloutDataModule):
                 )
 
     def _setup_storage(self, device: torch.device) -> None:
-        if self.buffer is None:
-            spec = self.env.spec()
-            buffer_class = FrameStackReplayBuffer if self._frames_once(spec) else ReplayBuffer
-            obs_dtype = torch.uint8 if spec.image_obs else torch.float32
-            self.buffer = buffer_class(
-                self.buffer_capacity, self.num_envs, spec.obs_shape, device, obs_dtype
-            )
+        if self.buffer is not None:  # set up again after a teardown: the new envs start afresh
+            self.buffer.mark_episode_ends()
+            return
+        spec = self.env.spec()
+        buffer_class = FrameStackReplayBuffer if self._frames_once(spec) else ReplayBuffer
+        obs_dtype = torch.uint8 if spec.image_obs else torch.float32
+        self.buffer = buffer_class(
+            self.buffer_capacity, self.num_envs, spec.obs_shape, device, obs_dtype
+        )
 
     def _frames_once(self, spec: EnvSpec) -> bool:
         stacked_frames = spec.image_obs and spec.frame_stack > 1
