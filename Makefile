@@ -34,13 +34,14 @@ test-all: $(STAMP) ## every test, the slow learning tests included
 smoke: $(STAMP) ## a few seconds of training on CPU
 	$(BIN)/python train.py debug=smoke
 
-bench: $(STAMP) ## benchmarks (~70 min): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, memory over a long run, parallel sweeps, tuned presets, slow tests
+bench: $(STAMP) ## benchmarks (~75 min): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, memory over a long run, parallel sweeps, tuned presets, Atari throughput, slow tests
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.bench_dqn_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole
 	$(BIN)/python -m benchmarks.bench_memory
 	$(BIN)/python -m benchmarks.bench_sweep
 	$(BIN)/python -m benchmarks.bench_presets
+	$(BIN)/python -m benchmarks.bench_atari
 	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
