@@ -76,9 +76,9 @@ def train_classic(
             env_steps += 1
             done = terminated or truncated
             if env_steps >= next_eval:
-                evals.append(
-                    (env_steps, time.time() - started, evaluate(GreedyActor(policy), len(evals)))
-                )
+                # Timed once the evaluation is done, as litrl's eval events are.
+                eval_return = evaluate(GreedyActor(policy), len(evals))
+                evals.append((env_steps, time.time() - started, eval_return))
                 next_eval += eval_every_env_steps
         episode += 1
         obs, _ = env.reset()
