@@ -28,5 +28,5 @@ s = read_scalars('$out/run-$acc')
 print('  env_steps/s median', round(statistics.median(x.value for x in s['perf/env_steps_per_sec'])),
       'evals', [round(x.value) for x in s['eval/return_mean']])" | tee -a "$out/summary.txt"
 done
-python3 -m benchmarks.bench_atari --accelerator gpu cpu --env-steps "${ATARI_STEPS:-20000}" \
+python3 -m benchmarks.bench_atari --accelerator gpu cpu --env-steps "${ATARI_STEPS:-20480}" \
   --out "$out/atari.json" 2>&1 | tee "$out/atari.txt"
