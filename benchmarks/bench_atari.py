@@ -121,7 +121,9 @@ def main() -> None:
     parser.add_argument("--accelerator", nargs="+", default=["cpu"], choices=["cpu", "gpu"])
     parser.add_argument("--env-steps", type=int, default=20_480, help="a multiple of 256")
     parser.add_argument("--game", default="ALE/Pong-v5")
-    parser.add_argument("--torch-threads", type=int, default=0, help="0: one per core (torch's default)")
+    parser.add_argument(
+        "--torch-threads", type=int, default=0, help="0: one per core (torch's default)"
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/atari.json"))
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -61,6 +61,7 @@ class ReplayBuffer:
     # What the buffer stores and checkpoints: the transitions' fields as they come. A subclass
     # may store observations another way by overriding this and the hooks below ``__init__``.
     stored_fields: tuple[str, ...] = Transitions._fields
+    step_fields = ("action", "reward", "terminated", "episode_ended")  # stored as they come
 
     def __init__(
         self,
@@ -124,7 +125,7 @@ class ReplayBuffer:
             )
         rows = (self.pos + torch.arange(steps, device=self.device)) % self.steps_capacity
         self._store_observations(rows, chunk)
-        for name in ("action", "reward", "terminated", "episode_ended"):
+        for name in self.step_fields:
             getattr(self, name)[rows] = getattr(chunk, name).to(self.device, non_blocking=True)
         self.pos = (self.pos + steps) % self.steps_capacity
         self.steps_stored = min(self.steps_stored + steps, self.steps_capacity)

@@ -31,7 +31,7 @@ class FrameStackReplayBuffer(ReplayBuffer):
     Args: as ``ReplayBuffer``; ``obs_shape`` is ``(k, H, W)``.
     """
 
-    stored_fields = ("frames", "episode_start", "action", "reward", "terminated", "episode_ended")
+    stored_fields = ("frames", "episode_start", *ReplayBuffer.step_fields)
 
     def _allocate_observations(
         self, rows: tuple[int, int], obs_shape: tuple[int, ...], obs_dtype: torch.dtype
