@@ -77,6 +77,26 @@ def obs_encoder(
     return nn.Flatten(), math.prod(obs_shape)
 
 
+def trunk(
+    encoder: nn.Module, in_features: int, hidden_sizes: Sequence[int], activation: str
+) -> tuple[nn.Sequential, int]:
+    """``encoder -> (Linear, activation)...``: the layers below an output head, and their width.
+
+    Args:
+        encoder: the input layer (see ``obs_encoder``).
+        in_features: size of one encoded input.
+        hidden_sizes: widths of the hidden layers, in order.
+        activation: name of the activation between layers (a key of ``ACTIVATIONS``).
+    """
+    check_choice("activation", activation, sorted(ACTIVATIONS))
+    layers: list[nn.Module] = [encoder]
+    width = in_features
+    for hidden in hidden_sizes:
+        layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
+        width = hidden
+    return nn.Sequential(*layers), width
+
+
 def mlp(
     in_features: int,
     out_features: int,
@@ -93,11 +113,7 @@ def mlp(
         activation: name of the activation between layers (a key of ``ACTIVATIONS``).
         encoder: the input layer (see ``obs_encoder``); flattening by default.
     """
-    check_choice("activation", activation, sorted(ACTIVATIONS))
-    layers: list[nn.Module] = [encoder if encoder is not None else nn.Flatten()]
-    width = in_features
-    for hidden in hidden_sizes:
-        layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
-        width = hidden
-    layers.append(nn.Linear(width, out_features))
-    return nn.Sequential(*layers)
+    if encoder is None:
+        encoder = nn.Flatten()
+    body, width = trunk(encoder, in_features, hidden_sizes, activation)
+    return body.append(nn.Linear(width, out_features))

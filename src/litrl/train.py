@@ -55,7 +55,7 @@ def run(cfg: DictConfig) -> float:
     algo_class: Any = get_class(cfg.algo._target_)
     spec = algo_class.check_env(env)
     algo_kwargs = OmegaConf.masked_copy(cfg.algo, [key for key in cfg.algo if key != "data"])
-    module = build(algo_kwargs, **algo_class.spec_kwargs(spec))
+    module = build(algo_kwargs, **algo_class.env_kwargs(spec))
     datamodule = build(
         cfg.algo.data,
         env=env,

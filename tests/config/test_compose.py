@@ -35,7 +35,7 @@ def test_algo_env_pair_builds(algo: str, env: str, tmp_path: Path):
     spec = get_class(cfg.algo._target_).check_env(env_factory)
     datamodule = build(cfg.algo.data, env=env_factory)
     algo_kwargs = OmegaConf.masked_copy(cfg.algo, [k for k in cfg.algo if k != "data"])
-    module = build(algo_kwargs, **get_class(cfg.algo._target_).spec_kwargs(spec))
+    module = build(algo_kwargs, **get_class(cfg.algo._target_).env_kwargs(spec))
     assert module.n_actions == spec.n_actions
     assert datamodule.num_training_steps > 0
 

@@ -18,19 +18,19 @@ def test_log_prob_is_the_diagonal_gaussian_density():
     module = Reinforce((3,), 0, action_dim=2, log_std_init=math.log(0.5))
     obs = torch.randn(4, 3)
     action = torch.randn(4, 2)
-    mean = module.policy(obs)
+    mean = module.net.policy_head.linear(module.net.policy_trunk(obs))
     # sum over dimensions of log N(a; mu, 0.5^2)
     expected = (
         -((action - mean) ** 2) / (2 * 0.25) - math.log(0.5) - 0.5 * math.log(2 * math.pi)
     ).sum(-1)
-    assert torch.allclose(module.distribution(obs).log_prob(action), expected, atol=1e-5)
+    assert torch.allclose(module.net.distribution(obs).log_prob(action), expected, atol=1e-5)
     assert torch.equal(module.act(obs, env_steps=0, greedy=True), mean.detach())
 
 
 def test_learned_log_std_is_a_second_head():
     module = Reinforce((3,), 0, action_dim=2, log_std="learned")
-    assert module.policy[-1].out_features == 4
-    assert module.distribution(torch.randn(5, 3)).sample().shape == (5, 2)
+    assert module.net.policy_head.linear.out_features == 4
+    assert module.net.distribution(torch.randn(5, 3)).sample().shape == (5, 2)
 
 
 class RecordingEnv(gym.Env):
@@ -74,4 +74,5 @@ def test_reinforce_refuses_image_shaped_action_spaces():
 
 def test_the_state_independent_log_std_is_trained():
     module = Reinforce((3,), 0, action_dim=2)
-    assert any(p is module.log_std for p in module._policy_parameters())
+    log_std = module.net.policy_head.log_std
+    assert any(p is log_std for p in module.net.policy_parameters())

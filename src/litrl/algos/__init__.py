@@ -1,6 +1,8 @@
-"""Algorithms as LightningModules."""
+"""Algorithms as LightningModules, one a file, on the contract of ``litrl.algos.base``."""
 
+from litrl.algos.a2c import A2C
 from litrl.algos.dqn import DQN
+from litrl.algos.ppo import PPO
 from litrl.algos.reinforce import Reinforce
 
-__all__ = ["DQN", "Reinforce"]
+__all__ = ["A2C", "DQN", "PPO", "Reinforce"]

@@ -1,27 +1,56 @@
-"""What every litrl algorithm shares: counters, evaluation, and metrics on the env-step axis."""
+"""The algorithm contract: what every litrl algorithm provides, and what it gets from here.
+
+An algorithm is an ``RLModule`` subclass in a file of its own. It **provides**:
+
+- ``action_spaces``: the kinds of action space it acts in (``"discrete"``, ``"box"`` for a
+  1-D Box); the env check and the env's constructor arguments follow from it;
+- ``act(obs, env_steps, greedy)``: batched actions, the data side's ``Actor`` protocol;
+- ``training_step(batch, batch_idx)``: its gradient updates, each through ``update()``,
+  ending with ``finish_training_step()``;
+- ``configure_optimizers()``;
+- optionally ``check_spec(spec)`` for further env checks, ``window_metrics()`` for values
+  logged at each log point, and ``checkpoint_extras()`` / ``load_checkpoint_extras()`` for run
+  state that is not in ``state_dict`` (registered buffers already are).
+
+It **gets**: ``check_env`` and ``env_kwargs`` (the constructor arguments taken from the env),
+``update()`` (zero_grad, backward, gradient clipping after mixed precision unscales, step, the
+update count and divergence detection), ``accumulate()`` for metrics, evaluation, logging on
+the env-step axis, counters and RNG states in checkpoints, and exact resume.
+
+``OnPolicyModule`` adds the policy-version stamp that on-policy algorithms check rollouts
+against.
+"""
 
 from __future__ import annotations
 
 import math
 import random
 import time
-from typing import Any, cast
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any, ClassVar, cast
 
+import gymnasium as gym
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor
+from torch.optim import Optimizer
 
 from litrl.data.collector import Episodes
-from litrl.envs import EnvSpec
-from litrl.errors import TrainingDiverged
+from litrl.envs import EnvFactory, EnvSpec
+from litrl.errors import ConfigError, TrainingDiverged
+
+ACTION_SPACES = {"discrete": "a Discrete", "box": "a 1-D Box"}
+GRAD_CLIP_MODES = ("norm", "value", "none")
 
 
-class RLModule(L.LightningModule):
-    """A LightningModule that counts env steps and logs against them.
+class RLModule(L.LightningModule, ABC):
+    """A LightningModule that counts env steps and logs against them (see the module docstring).
 
-    Subclasses run their updates in ``training_step``, add per-update values with
-    ``accumulate`` (summed on the device, no host sync), and end each step with
+    Subclasses run their updates in ``training_step`` through ``update()``, add per-update
+    values with ``accumulate`` (summed on the device, no host sync), and end each step with
     ``finish_training_step``; every ``log_every_env_steps`` the averages are written with env
     steps as the x-axis, together with ``window_metrics()``.
 
@@ -29,8 +58,11 @@ class RLModule(L.LightningModule):
         log_every_env_steps: env steps between writes of training metrics.
     """
 
+    action_spaces: ClassVar[tuple[str, ...]]
+
     def __init__(self, log_every_env_steps: int) -> None:
         super().__init__()
+        self.automatic_optimization = False  # updates go through update(), several per step
         self.log_every_env_steps = log_every_env_steps
         self.env_steps = 0
         self.updates = 0
@@ -38,43 +70,153 @@ class RLModule(L.LightningModule):
         self._last_env_steps_per_sec = 0.0
         self._resume_state: dict[str, Any] | None = None
         self._sums: dict[str, Tensor] = {}
+        self._counts: dict[str, int] = {}
+        self._loss_sum: Tensor | None = None
+        self._clip: tuple[str, float, list[Tensor] | None] | None = None
+        self._grad_norm: Tensor | None = None
         self._episode_returns: list[float] = []
         self._episode_lengths: list[int] = []
         self._reset_log_window()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spaces = getattr(cls, "action_spaces", None)
+        if spaces is not None and not set(spaces) <= set(ACTION_SPACES):
+            raise TypeError(
+                f"{cls.__name__}.action_spaces must be drawn from {list(ACTION_SPACES)}"
+            )
+
+    # ---- what an algorithm provides ------------------------------------------------------
+
+    @abstractmethod
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Actions for a batch of observations (the data side's ``Actor`` protocol)."""
-        raise NotImplementedError
 
-    @staticmethod
-    def obs_kwargs(spec: EnvSpec) -> dict[str, Any]:
-        """The constructor arguments every algorithm takes from the env's observations."""
-        return {
-            "obs_shape": spec.obs_shape,
-            "n_actions": spec.n_actions,
-            "obs_categories": spec.obs_categories,
-            "image_obs": spec.image_obs,
-        }
+    @abstractmethod
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        """One chunk of experience: its updates via ``update()``, then ``finish_training_step``."""
+
+    @abstractmethod
+    def configure_optimizers(self) -> Any:
+        """The optimizers ``update()`` steps, and their learning-rate schedulers."""
+
+    @classmethod
+    def check_spec(cls, spec: EnvSpec) -> None:
+        """Env checks beyond the action space; raise a ConfigError naming the fix."""
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        """Run state a checkpoint needs that ``state_dict`` lacks (plain data and tensors)."""
+        return {}
+
+    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
+        """Restores what ``checkpoint_extras`` returned."""
 
     def window_metrics(self) -> dict[str, float]:
         """Extra metrics written at each log point (schedules, learning rates)."""
         return {}
 
+    # ---- what it gets: the env ------------------------------------------------------------
+
+    @classmethod
+    def check_env(cls, env: EnvFactory) -> EnvSpec:
+        """The env's spec, or a ConfigError if this algorithm cannot act in it."""
+        spec = env.spec()
+        kind = action_kind(spec.action_space)
+        if kind not in cls.action_spaces:
+            wanted = " or ".join(ACTION_SPACES[k] for k in cls.action_spaces)
+            raise ConfigError(
+                f"{cls.__name__} needs {wanted} action space, but {spec.env_id} has "
+                f"{spec.action_space}. Choose an env whose actions it supports (e.g. "
+                f"env={'cartpole' if 'discrete' in cls.action_spaces else 'pendulum'})."
+            )
+        cls.check_spec(spec)
+        return spec
+
+    @classmethod
+    def env_kwargs(cls, spec: EnvSpec) -> dict[str, Any]:
+        """The constructor arguments that come from the env."""
+        kwargs: dict[str, Any] = {
+            "obs_shape": spec.obs_shape,
+            "n_actions": spec.n_actions,
+            "obs_categories": spec.obs_categories,
+            "image_obs": spec.image_obs,
+        }
+        if "box" in cls.action_spaces:
+            kwargs["action_dim"] = 0 if spec.n_actions else math.prod(spec.action_space.shape or ())
+        return kwargs
+
+    # ---- what it gets: the optimizer step -------------------------------------------------
+
+    def update(
+        self,
+        loss: Tensor,
+        optimizer: LightningOptimizer,
+        clip_mode: str = "norm",
+        clip_value: float | None = None,
+        clip_parameters: Iterable[Tensor] | None = None,
+    ) -> Tensor:
+        """One gradient step on ``loss``: zero_grad, backward, clip, step, count.
+
+        Clipping runs in ``on_before_optimizer_step``, which Lightning calls after a
+        mixed-precision scaler has unscaled the gradients (clipping between backward and
+        ``step()`` would clip the scaled ones).
+
+        Args:
+            loss: the scalar to minimise.
+            optimizer: one of ``self.optimizers()``.
+            clip_mode: ``norm`` (the total gradient norm), ``value`` (each entry) or ``none``.
+            clip_value: the threshold; None does not clip.
+            clip_parameters: the parameters to clip and measure; default: the optimizer's.
+
+        Returns:
+            The gradient norm before clipping (of ``clip_parameters``).
+        """
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        params = list(clip_parameters) if clip_parameters is not None else None
+        self._clip = (clip_mode, clip_value or 0.0, params)
+        optimizer.step()
+        self.updates += 1
+        loss = loss.detach()
+        self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+        assert self._grad_norm is not None
+        return self._grad_norm
+
+    def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
+        if self._clip is None:
+            return
+        mode, value, params = self._clip
+        self._clip = None
+        if params is None:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+        grads = [p.grad for p in params if p.grad is not None]
+        self._grad_norm = torch.nn.utils.get_total_norm(grads)
+        if value > 0 and mode == "norm":
+            torch.nn.utils.clip_grads_with_norm_(params, value, self._grad_norm)
+        elif value > 0 and mode == "value":
+            torch.nn.utils.clip_grad_value_(params, value)
+
+    # ---- what it gets: metrics --------------------------------------------------------------
+
     def accumulate(self, name: str, value: Tensor) -> None:
-        """Adds one update's ``value`` to the running mean logged as ``name``."""
+        """Adds ``value`` to the running mean logged as ``name`` (averaged over its own calls)."""
         if name in self._sums:
             self._sums[name] += value.detach()
+            self._counts[name] += 1
         else:
             self._sums[name] = value.detach().clone()
+            self._counts[name] = 1
 
     def finish_training_step(
         self, env_steps: int, updates: int, episode_returns: list[float], episode_lengths: list[int]
     ) -> None:
         """Books one training step's env steps, updates and finished episodes; logs when due."""
         self.env_steps = env_steps
-        loss = self._sums.get("train/loss")
-        if loss is not None and not torch.isfinite(loss):
-            self._diverged()
+        if self._loss_sum is not None:
+            # One host sync per training step: the sum of every loss since the last check.
+            if not torch.isfinite(self._loss_sum):
+                self._diverged()
+            self._loss_sum = None
         self._updates_in_window += updates
         self._episode_returns += episode_returns
         self._episode_lengths += episode_lengths
@@ -120,6 +262,7 @@ class RLModule(L.LightningModule):
         state, self._resume_state = self._resume_state, None
         window = state["log_window"]
         self._sums = {name: value.to(self.device) for name, value in window["sums"].items()}
+        self._counts = dict(window.get("counts", dict.fromkeys(self._sums, window["updates"])))
         self._updates_in_window = window["updates"]
         self._episode_returns = list(window["episode_returns"])
         self._episode_lengths = list(window["episode_lengths"])
@@ -133,6 +276,7 @@ class RLModule(L.LightningModule):
 
     def _reset_log_window(self) -> None:
         self._sums = {}
+        self._counts = {}
         self._updates_in_window = 0
         self._episode_returns = []
         self._episode_lengths = []
@@ -148,9 +292,8 @@ class RLModule(L.LightningModule):
             "train/updates": float(self.updates),
             "perf/env_steps_per_sec": self._last_env_steps_per_sec,
         }
-        if self._updates_in_window:
-            for name, total in self._sums.items():
-                metrics[name] = total.item() / self._updates_in_window
+        for name, total in self._sums.items():
+            metrics[name] = total.item() / self._counts[name]
         if self._episode_returns:
             episodes = len(self._episode_returns)
             metrics["train/episode_return"] = sum(self._episode_returns) / episodes
@@ -172,6 +315,7 @@ class RLModule(L.LightningModule):
             "last_eval_return": self.last_eval_return,
             "log_window": {
                 "sums": {name: value.cpu() for name, value in self._sums.items()},
+                "counts": dict(self._counts),
                 "updates": self._updates_in_window,
                 "episode_returns": list(self._episode_returns),
                 "episode_lengths": list(self._episode_lengths),
@@ -179,6 +323,7 @@ class RLModule(L.LightningModule):
                 "start_env_steps": self._window_start[1],
             },
             "rng": _rng_states(),
+            "extras": self.checkpoint_extras(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -188,12 +333,49 @@ class RLModule(L.LightningModule):
         self.last_eval_return = state.get("last_eval_return", float("nan"))
         if "rng" in state:  # applied in on_train_start when training resumes
             self._resume_state = state
+        self.load_checkpoint_extras(state.get("extras", {}))
 
     def _diverged(self) -> None:
         raise TrainingDiverged(
-            f"the loss became {self._sums['train/loss'].item()} by env step {self.env_steps} "
+            f"a loss became {cast(Tensor, self._loss_sum).item()} by env step {self.env_steps} "
             f"(update {self.updates}). Lower algo.lr or tighten the gradient clipping."
         )
+
+
+def action_kind(space: gym.Space) -> str | None:
+    """``discrete``, ``box`` (1-D), or None for an action space no litrl algorithm acts in."""
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return "box"
+    return None
+
+
+class OnPolicyModule(RLModule):
+    """An algorithm that learns only from rollouts its current parameters collected.
+
+    ``policy_version`` counts the policy's updates; the DataModule stamps it on each rollout
+    (``OnPolicyActor``), and ``check_on_policy`` refuses a rollout of another version, such as
+    one Lightning prefetched before the last update.
+    """
+
+    def __init__(self, log_every_env_steps: int) -> None:
+        super().__init__(log_every_env_steps)
+        self.policy_version = 0
+
+    def check_on_policy(self, rollout_version: int) -> None:
+        """Raises if the rollout was not collected by the current parameters."""
+        if rollout_version != self.policy_version:
+            raise RuntimeError(
+                f"on-policy violation: a rollout of policy version {rollout_version} reached "
+                f"update {self.policy_version}; the data side must collect after each update."
+            )
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"policy_version": self.policy_version}
+
+    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
+        self.policy_version = extras.get("policy_version", 0)
 
 
 def _rng_states() -> dict[str, Any]:

@@ -14,16 +14,14 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
-from litrl.algos.base import RLModule
-from litrl.algos.schedules import SCHEDULES, decay
+from litrl.algos.base import GRAD_CLIP_MODES, RLModule
+from litrl.algos.schedules import SCHEDULES, decay, lr_scheduler
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
-from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_choice, check_range
 from litrl.nets import mlp, obs_encoder
 
 LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
-GRAD_CLIP_MODES = ("value", "norm", "none")
 TARGET_UPDATES = ("hard", "soft")
 
 
@@ -124,6 +122,8 @@ class DQN(RLModule):
         log_every_env_steps: env steps between writes of training metrics.
     """
 
+    action_spaces = ("discrete",)
+
     def __init__(
         self,
         obs_shape: Sequence[int],
@@ -156,7 +156,6 @@ class DQN(RLModule):
         _check_arguments(locals())
         self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
         self.hp = cast(AttributeDict, self.hparams)
-        self.automatic_optimization = False
         encoder, in_features = obs_encoder(obs_shape, obs_categories, image_obs)
         self.q_net = mlp(in_features, n_actions, hidden_sizes, activation, encoder)
         self.target_net = mlp(
@@ -165,22 +164,6 @@ class DQN(RLModule):
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
         self.n_actions = n_actions
-
-    @staticmethod
-    def check_env(env: EnvFactory) -> EnvSpec:
-        """The env's spec, or a ConfigError if DQN cannot act in it."""
-        spec = env.spec()
-        if spec.n_actions < 1:
-            raise ConfigError(
-                f"DQN needs a Discrete action space, but {spec.env_id} has "
-                f"{spec.action_space}. Choose an env with discrete actions (e.g. env=cartpole)."
-            )
-        return spec
-
-    @staticmethod
-    def spec_kwargs(spec: EnvSpec) -> dict[str, Any]:
-        """The constructor arguments that come from the env."""
-        return RLModule.obs_kwargs(spec)
 
     # ---- acting -------------------------------------------------------------------------
 
@@ -221,27 +204,15 @@ class DQN(RLModule):
             loss, q_taken = td_loss(
                 self.q_net, self.target_net, minibatch, hp.gamma, hp.double_q, hp.loss
             )
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            self._clip_gradients(optimizer)
-            optimizer.step()
-            self.updates += 1
+            grad_norm = self.update(loss, optimizer, hp.grad_clip_mode, hp.grad_clip)
             self._update_target()
             self.accumulate("train/loss", loss)
+            self.accumulate("train/grad_norm", grad_norm)
             self.accumulate("train/q_mean", q_taken.mean())
         cast(LRScheduler, self.lr_schedulers()).step()
         self.finish_training_step(
             batch.env_steps, sample.action.shape[0], batch.episode_returns, batch.episode_lengths
         )
-
-    def _clip_gradients(self, optimizer: LightningOptimizer) -> None:
-        # Lightning's clip_gradients unscales mixed-precision gradients before clipping.
-        if self.hp.grad_clip_mode != "none":
-            self.clip_gradients(
-                optimizer.optimizer,
-                gradient_clip_val=self.hp.grad_clip,
-                gradient_clip_algorithm=self.hp.grad_clip_mode,
-            )
 
     @torch.no_grad()
     def _update_target(self) -> None:
@@ -254,12 +225,10 @@ class DQN(RLModule):
     def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LRScheduler]]:
         hp = self.hp
         optimizer = make_optimizer(self.q_net.parameters(), hp.lr, hp.amsgrad, hp.weight_decay)
-        total_steps = max(int(self.trainer.estimated_stepping_batches), 1)
-
-        def lr_factor(step: int) -> float:
-            return decay(1.0, hp.lr_final_fraction, step, total_steps, hp.lr_schedule)
-
-        return [optimizer], [torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)]
+        total_steps = self.trainer.estimated_stepping_batches
+        return [optimizer], [
+            lr_scheduler(optimizer, hp.lr_schedule, hp.lr_final_fraction, total_steps)
+        ]
 
     def window_metrics(self) -> dict[str, float]:
         return {

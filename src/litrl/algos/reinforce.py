@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from typing import Any, cast
 
-import gymnasium as gym
 import torch
 from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.core.optimizer import LightningOptimizer
-from torch import Tensor, nn
-from torch.distributions import Categorical, Distribution, Independent, Normal
+from torch import Tensor
 from torch.nn import functional as F
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler
+from torch.optim.lr_scheduler import LRScheduler
 
-from litrl.algos.base import RLModule
+from litrl.algos.base import OnPolicyModule
+from litrl.algos.heads import LOG_STDS, ActorCritic, greedy_action
 from litrl.algos.returns import episode_return_per_step, reward_to_go
-from litrl.algos.schedules import SCHEDULES, decay
+from litrl.algos.schedules import SCHEDULES, lr_scheduler
 from litrl.data.datamodule import TrajectoryBatch
-from litrl.envs import EnvFactory, EnvSpec
-from litrl.errors import ConfigError, check_choice, check_range
-from litrl.nets import mlp, obs_encoder
+from litrl.errors import check_choice, check_range
 
 RETURN_ESTIMATORS = ("reward_to_go", "total")
 BASELINES = ("none", "running_mean", "value")
-LOG_STDS = ("state_independent", "learned")
 
 
 def policy_gradient_loss(log_prob: Tensor, advantage: Tensor, mask: Tensor) -> Tensor:
@@ -52,7 +47,7 @@ def normalize(values: Tensor, mask: Tensor) -> Tensor:
     return (values - selected.mean()) / (selected.std() + 1e-8)
 
 
-class Reinforce(RLModule):
+class Reinforce(OnPolicyModule):
     """REINFORCE with the policy-gradient chapter's variance fixes as options.
 
     Paper: Williams, "Simple statistical gradient-following algorithms for connectionist
@@ -94,6 +89,7 @@ class Reinforce(RLModule):
         log_every_env_steps: env steps between writes of training metrics.
     """
 
+    action_spaces = ("discrete", "box")
     running_return: Tensor  # a registered buffer: saved with the checkpoint
 
     def __init__(
@@ -126,81 +122,31 @@ class Reinforce(RLModule):
         _check_arguments(locals())
         self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
         self.hp = cast(AttributeDict, self.hparams)
-        self.automatic_optimization = False
-        encoder, in_features = obs_encoder(obs_shape, obs_categories, image_obs)
-        self.continuous = action_dim > 0
-        heads = 2 * action_dim if log_std == "learned" else action_dim
-        self.policy = mlp(
-            in_features, heads if self.continuous else n_actions, hidden_sizes, activation, encoder
-        )
-        self.log_std = (
-            nn.Parameter(torch.full((action_dim,), log_std_init))
-            if self.continuous and log_std == "state_independent"
-            else None
-        )
-        self.value = (
-            mlp(in_features, 1, value_hidden_sizes, activation, copy.deepcopy(encoder))
-            if baseline == "value"
-            else None
-        )
+        self.net = ActorCritic(
+            obs_shape, n_actions, action_dim, obs_categories, image_obs,
+            hidden_sizes=hidden_sizes,
+            value_hidden_sizes=value_hidden_sizes if baseline == "value" else None,
+            activation=activation,
+            log_std=log_std,
+            log_std_init=log_std_init,
+        )  # fmt: skip
         self.n_actions = n_actions
-        self.policy_version = 0  # policy updates so far; stamps the rollouts it collects
         self.register_buffer("running_return", torch.zeros(()))
 
-    @staticmethod
-    def check_env(env: EnvFactory) -> EnvSpec:
-        """The env's spec, or a ConfigError if REINFORCE cannot act in it."""
-        spec = env.spec()
-        space = spec.action_space
-        if spec.n_actions < 1 and not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
-            raise ConfigError(
-                f"REINFORCE needs a Discrete or a 1-D Box action space, but {spec.env_id} "
-                f"has {space}."
-            )
-        return spec
-
-    @staticmethod
-    def spec_kwargs(spec: EnvSpec) -> dict[str, Any]:
-        """The constructor arguments that come from the env."""
-        action_dim = 0 if spec.n_actions else math.prod(spec.action_space.shape or (0,))
-        return {**RLModule.obs_kwargs(spec), "action_dim": action_dim}
-
     # ---- acting -------------------------------------------------------------------------
-
-    def distribution(self, obs: Tensor) -> Distribution:
-        """The policy's action distribution for a batch of observations: categorical for
-        Discrete actions, a diagonal Gaussian for Box actions."""
-        output = self.policy(obs)
-        if not self.continuous:
-            return Categorical(logits=output)
-        if self.log_std is not None:
-            mean, log_std = output, self.log_std.expand_as(output)
-        else:
-            mean, log_std = output.chunk(2, dim=-1)
-        return Independent(Normal(mean, log_std.exp()), 1)
 
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
-        distribution = self.distribution(obs)
-        if not greedy:
-            return distribution.sample()
-        if isinstance(distribution, Categorical):
-            return distribution.probs.argmax(dim=-1)
-        return distribution.mean
+        distribution = self.net.distribution(obs)
+        return greedy_action(distribution) if greedy else distribution.sample()
 
     # ---- learning -----------------------------------------------------------------------
 
     def training_step(self, batch: TrajectoryBatch, batch_idx: int) -> None:
-        if batch.policy_version != self.policy_version:
-            raise RuntimeError(
-                f"on-policy violation: a rollout of policy version {batch.policy_version} reached "
-                f"update {self.policy_version}; the data side must collect after each update."
-            )
+        self.check_on_policy(batch.policy_version)
         rollout = batch.transitions
-        obs_shape = rollout.obs.shape[2:]
-        flat_obs = rollout.obs.reshape(-1, *obs_shape)
-        distribution = self.distribution(flat_obs)
+        distribution = self.net.distribution(rollout.obs.flatten(0, 1))
         log_prob = distribution.log_prob(rollout.action.flatten(0, 1)).view_as(rollout.reward)
         entropy = distribution.entropy().view_as(rollout.reward)
         weights, mask, values = self._weights(batch)
@@ -216,18 +162,20 @@ class Reinforce(RLModule):
             policy_gradient_loss(log_prob, advantage, mask)
             - self.hp.entropy_coef * entropy[mask].mean()
         )
-        optimizers = self._optimizers()
-        optimizers[0].zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        max_norm = self.hp.grad_clip_norm or math.inf
-        grad_norm = nn.utils.clip_grad_norm_(self._policy_parameters(), max_norm)
-        optimizers[0].step()
+        value_loss = torch.zeros_like(loss)
         if values is not None:
-            self._update_value(optimizers[1], values, weights, mask)
-        for scheduler in self._schedulers():
-            scheduler.step()
+            value_loss = self.hp.value_loss_coef * F.mse_loss(values[mask], weights[mask])
+            self.accumulate("train/value_loss", value_loss)
+        # The value network has its own parameters (and learning rate): one backward serves
+        # both, and only the policy's gradient is clipped and measured.
+        grad_norm = self.update(
+            loss + value_loss,
+            cast(LightningOptimizer, self.optimizers()),
+            clip_value=self.hp.grad_clip_norm,
+            clip_parameters=self.net.policy_parameters(),
+        )
+        cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
-        self.updates += 1
         self.accumulate("train/loss", loss)
         self.accumulate("train/entropy", entropy[mask].mean())
         self.accumulate("train/grad_norm", grad_norm)
@@ -237,10 +185,10 @@ class Reinforce(RLModule):
         """The returns that weight each log-prob, where they are known, and V(s) if learned."""
         rollout = batch.transitions
         values = next_values = None
-        if self.value is not None:
-            values = self.value(rollout.obs.flatten(0, 1)).view_as(rollout.reward)
+        if self.net.has_value:
+            values = self.net.value(rollout.obs.flatten(0, 1)).view_as(rollout.reward)
             with torch.no_grad():
-                next_values = self.value(rollout.next_obs.flatten(0, 1)).view_as(rollout.reward)
+                next_values = self.net.value(rollout.next_obs.flatten(0, 1)).view_as(rollout.reward)
         with torch.no_grad():
             returns, known = reward_to_go(
                 rollout.reward,
@@ -268,58 +216,23 @@ class Reinforce(RLModule):
             return baselined
         return weights
 
-    def _update_value(
-        self, optimizer: LightningOptimizer, values: Tensor, weights: Tensor, mask: Tensor
-    ) -> None:
-        value_loss = self.hp.value_loss_coef * F.mse_loss(values[mask], weights[mask])
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(value_loss)
-        optimizer.step()
-        self.accumulate("train/value_loss", value_loss)
-
     def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[LRScheduler]]:
-        optimizers: list[torch.optim.Optimizer] = [
-            torch.optim.Adam(self._policy_parameters(), lr=self.hp.lr)
-        ]
-        if self.value is not None:
-            optimizers.append(torch.optim.Adam(self.value.parameters(), lr=self.hp.value_lr))
-        total_steps = max(int(self.trainer.estimated_stepping_batches), 1)
+        groups = [{"params": list(self.net.policy_parameters()), "lr": self.hp.lr}]
+        if self.net.has_value:
+            groups.append({"params": list(self.net.value_parameters()), "lr": self.hp.value_lr})
+        optimizer = torch.optim.Adam(groups)
         hp = self.hp
-
-        def lr_factor(step: int) -> float:
-            return decay(1.0, hp.lr_final_fraction, step, total_steps, hp.lr_schedule)
-
-        return optimizers, [LambdaLR(optimizer, lr_factor) for optimizer in optimizers]
-
-    def _policy_parameters(self) -> list[nn.Parameter]:
-        """The policy network's parameters and, for Box actions, its state-independent log-std."""
-        extra = [self.log_std] if self.log_std is not None else []
-        return [*self.policy.parameters(), *extra]
-
-    def _schedulers(self) -> list[LRScheduler]:
-        schedulers = self.lr_schedulers()
-        if schedulers is None:
-            return []
-        return cast(list[LRScheduler], schedulers if isinstance(schedulers, list) else [schedulers])
+        total_steps = self.trainer.estimated_stepping_batches
+        return [optimizer], [
+            lr_scheduler(optimizer, hp.lr_schedule, hp.lr_final_fraction, total_steps)
+        ]
 
     def window_metrics(self) -> dict[str, float]:
-        metrics = {"train/lr": self._optimizers()[0].param_groups[0]["lr"]}
+        optimizer = cast(LightningOptimizer, self.optimizers())
+        metrics = {"train/lr": optimizer.param_groups[0]["lr"]}
         if self.hp.baseline == "running_mean":
             metrics["train/running_return"] = float(self.running_return)
         return metrics
-
-    def _optimizers(self) -> list[LightningOptimizer]:
-        """Policy optimizer first, then the value network's; Lightning unwraps a single one."""
-        optimizers = self.optimizers()
-        return optimizers if isinstance(optimizers, list) else [optimizers]
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["litrl"]["policy_version"] = self.policy_version
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self.policy_version = checkpoint.get("litrl", {}).get("policy_version", 0)
 
 
 def _check_arguments(args: dict[str, Any]) -> None:

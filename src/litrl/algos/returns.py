@@ -77,3 +77,45 @@ def episode_return_per_step(
     if fresh_start is not None:
         started_inside |= fresh_start.unsqueeze(0)
     return episode_return, started_inside
+
+
+def gae(
+    reward: Tensor,
+    value: Tensor,
+    next_value: Tensor,
+    terminated: Tensor,
+    episode_ended: Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[Tensor, Tensor]:
+    """Generalised advantage estimation (Schulman et al. 2016) over a ``(T, N)`` rollout.
+
+    ``delta_t = r_t + gamma * (1 - terminated_t) * V(s'_t) - V(s_t)`` and
+    ``A_t = delta_t + gamma * lambda * (1 - ended_t) * A_{t+1}``, with ``A_T = 0`` past the
+    rollout's end. ``lambda = 0`` gives the one-step TD error; ``lambda = 1`` the discounted
+    return minus V, bootstrapped from V(s') where the episode was truncated or goes on past
+    the rollout.
+
+    Args:
+        reward: ``(T, N)`` rewards.
+        value: ``(T, N)`` V(s_t) of each step's observation.
+        next_value: ``(T, N)`` V(s'_t) of each step's next observation (a truncated episode's
+            final observation, not the reset one).
+        terminated: ``(T, N)`` True where the episode ended for good: no bootstrap.
+        episode_ended: ``(T, N)`` True where it ended by termination or truncation: the
+            advantage does not reach across into the next episode.
+        gamma: discount factor.
+        gae_lambda: the bias-variance trade-off, in [0, 1].
+
+    Returns:
+        ``(advantages, returns)``, both ``(T, N)``; ``returns = advantages + value`` are the
+        value function's regression targets.
+    """
+    delta = reward + gamma * next_value * (~terminated) - value
+    carry = gamma * gae_lambda * (~episode_ended)
+    advantages = torch.empty_like(delta)
+    running = torch.zeros_like(delta[0])
+    for t in reversed(range(delta.shape[0])):
+        running = torch.addcmul(delta[t], carry[t], running)
+        advantages[t] = running
+    return advantages, advantages + value

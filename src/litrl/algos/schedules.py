@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
+
 SCHEDULES = ("linear", "exponential", "constant")
 
 
@@ -20,3 +23,18 @@ def decay(start: float, end: float, progress_steps: int, decay_steps: int, sched
         fraction = min(progress_steps / max(decay_steps, 1), 1.0)
         return start + fraction * (end - start)
     return end + (start - end) * math.exp(-progress_steps / max(decay_steps, 1))
+
+
+def lr_scheduler(
+    optimizer: Optimizer, schedule: str, final_fraction: float, total_steps: float
+) -> LambdaLR:
+    """Scales every learning rate of ``optimizer`` from 1 towards ``final_fraction`` by ``decay``.
+
+    Args:
+        optimizer: its param groups' learning rates are the starting values.
+        schedule: constant, linear or exponential (see ``decay``).
+        final_fraction: the factor at the end (linear) or approached (exponential).
+        total_steps: scheduler steps in the run (the trainer's ``estimated_stepping_batches``).
+    """
+    steps = max(int(total_steps), 1)
+    return LambdaLR(optimizer, lambda step: decay(1.0, final_fraction, step, steps, schedule))

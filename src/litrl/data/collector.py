@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -17,12 +17,20 @@ from litrl.envs.snapshot import restore, snapshot
 from litrl.perf import PhaseClock
 
 
+@runtime_checkable
 class Actor(Protocol):
     """What the data side needs from an agent: a batched action for a batch of observations."""
 
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Actions for ``obs`` (one row per env), given the env steps taken so far."""
         ...
+
+
+@runtime_checkable
+class OnPolicyActor(Actor, Protocol):
+    """An actor whose rollouts are stamped with the version of the parameters that acted."""
+
+    policy_version: int
 
 
 def to_env_action(action: np.ndarray, space: gym.Space) -> np.ndarray:

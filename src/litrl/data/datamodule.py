@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
-from litrl.data.collector import Actor, Collector, Episodes, evaluate
+from litrl.data.collector import Actor, Collector, Episodes, OnPolicyActor, evaluate
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_choice, check_range
@@ -424,12 +424,21 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         )  # fmt: skip
         self._check_sizes()
 
+    def _setup_storage(self, device: torch.device) -> None:
+        if not isinstance(self.actor, OnPolicyActor):
+            raise ConfigError(
+                f"algo.data={type(self).__name__} feeds on-policy algorithms, but "
+                f"{type(self.actor).__name__} has no policy_version to stamp rollouts with; use "
+                "the DataModule of the algorithm's own config (conf/algo/<name>.yaml)."
+            )
+
     def next_batch(self) -> TrajectoryBatch:
         """Collects one rollout with the actor's current parameters."""
-        assert self.collector is not None and self.actor is not None, "call setup() first"
+        assert self.collector is not None, "call setup() first"
+        actor = cast(OnPolicyActor, self.actor)
         fresh_start = torch.from_numpy(self.collector.episode_lengths() == 0)
-        policy_version = int(getattr(self.actor, "policy_version", 0))
-        transitions = self.collector.collect(self.actor, self.steps_per_env)
+        policy_version = actor.policy_version
+        transitions = self.collector.collect(actor, self.steps_per_env)
         episodes = self.collector.pop_finished_episodes()
         return TrajectoryBatch(
             transitions=transitions,

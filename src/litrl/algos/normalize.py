@@ -1,0 +1,94 @@
+"""Running mean/std normalisation of observations and reward scaling (SB3's VecNormalize).
+
+The statistics are registered buffers: they are saved in checkpoints, loaded by
+``evaluate.py``, and change only when the algorithm calls ``update`` during training, so
+evaluation sees them frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+EPSILON = 1e-8
+
+
+class RunningMeanStd(nn.Module):
+    """Mean and variance of a stream of batches (Chan et al.'s parallel update).
+
+    Args:
+        shape: shape of one sample.
+        clip: normalised values are clipped to ``[-clip, clip]``.
+    """
+
+    mean: Tensor
+    var: Tensor
+    count: Tensor
+
+    def __init__(self, shape: Sequence[int] = (), clip: float = 10.0) -> None:
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("mean", torch.zeros(tuple(shape), dtype=torch.float64))
+        self.register_buffer("var", torch.ones(tuple(shape), dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, batch: Tensor) -> None:
+        """Adds ``batch`` (samples along the first axis) to the statistics."""
+        batch = batch.reshape(-1, *self.mean.shape).to(torch.float64)
+        batch_mean = batch.mean(dim=0)
+        batch_var = batch.var(dim=0, correction=0)
+        batch_count = batch.shape[0]
+        delta = batch_mean - self.mean
+        total = self.count + batch_count
+        self.mean += delta * batch_count / total
+        m2 = (
+            self.var * self.count
+            + batch_var * batch_count
+            + delta**2 * self.count * batch_count / total
+        )
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+
+    def normalize(self, x: Tensor) -> Tensor:
+        """``(x - mean) / std``, clipped."""
+        std = torch.sqrt(self.var + EPSILON).to(x.dtype)
+        return ((x - self.mean.to(x.dtype)) / std).clamp(-self.clip, self.clip)
+
+    def scale(self, x: Tensor) -> Tensor:
+        """``x / std``, clipped (the mean is kept: a reward's sign matters)."""
+        std = torch.sqrt(self.var + EPSILON).to(x.dtype)
+        return (x / std).clamp(-self.clip, self.clip)
+
+
+class RewardScaler(nn.Module):
+    """Divides rewards by the running std of each env's discounted return (VecNormalize's
+    ``norm_reward``), which keeps the value targets of dense-reward envs near unit scale.
+
+    Args:
+        gamma: the discount of the returns whose std is tracked.
+        clip: scaled rewards are clipped to ``[-clip, clip]``.
+    """
+
+    def __init__(self, gamma: float, clip: float = 10.0) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.returns = RunningMeanStd((), clip)
+        self.running_return: Tensor | None = None  # per env; in checkpoint extras, not buffers
+
+    @torch.no_grad()
+    def forward(self, reward: Tensor, episode_ended: Tensor) -> Tensor:
+        """The ``(T, N)`` rollout's rewards scaled, after adding its returns to the statistics."""
+        if self.running_return is None or self.running_return.shape != reward.shape[1:]:
+            self.running_return = torch.zeros_like(reward[0])
+        running = self.running_return.to(reward.device)
+        returns = torch.empty_like(reward)
+        for t in range(reward.shape[0]):
+            running = running * self.gamma + reward[t]
+            returns[t] = running
+            running = torch.where(episode_ended[t], torch.zeros_like(running), running)
+        self.running_return = running
+        self.returns.update(returns)
+        return self.returns.scale(reward)
