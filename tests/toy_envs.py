@@ -118,3 +118,11 @@ class NoSpacesEnv:
 
     def reset(self):
         return [0.0]
+
+
+class MultiDiscreteActionEnv(CountingEnv):
+    """Two discrete choices per step (MultiDiscrete), which no litrl algorithm acts in yet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action_space = gym.spaces.MultiDiscrete([2, 3])

@@ -65,6 +65,7 @@ def run(cfg: DictConfig) -> float:
         eval_episodes=cfg.eval.episodes,
         eval_num_envs=cfg.eval.num_envs,
     )
+    module.check_data(datamodule.env_steps_per_collect)
     stop = GracefulStop(run_dir / "checkpoints" / "last.ckpt")
     callbacks = [
         *_callbacks(cfg, run_dir, spec.reward_threshold),

@@ -72,6 +72,24 @@ CASES = {
         ["algo.data.store_frames_once=true"],
         r"algo.data.store_frames_once=true needs stacked image frames .* CartPole-v1 .*float32",
     ),
+    "minibatch does not divide the rollout": (
+        ["algo=ppo", "algo.batch_size=100"],
+        r"algo.batch_size=100 must divide the rollout of algo.data.env_steps_per_collect=256",
+    ),
+    "clip range zero": (["algo=ppo", "algo.clip_range=0"], r"algo.clip_range=0 .*\(0.0, inf\]"),
+    "gae_lambda above one": (
+        ["algo=a2c", "algo.gae_lambda=1.5"],
+        r"algo.gae_lambda=1.5 .*\[0.0, 1.0\]",
+    ),
+    "no epochs": (["algo=ppo", "algo.n_epochs=0"], r"algo.n_epochs=0 .*\[1, inf\]"),
+    "action space no algorithm acts in": (
+        ["algo=ppo", "env=custom", f"env.entry_point={TOY}:MultiDiscreteActionEnv"],
+        r"PPO needs a Discrete or a 1-D Box action space, but .*MultiDiscrete",
+    ),
+    "normalisation of image observations": (
+        ["algo=ppo", "env=atari", "algo.normalize_obs=true"],
+        r"algo.normalize_obs=true .* image frames; set algo.normalize_obs=false",
+    ),
     "unsupported observation space": (
         ["env=custom", f"env.entry_point={TOY}:DictObsEnv"],
         r"DictObsEnv has observation space Dict.*not this one yet",

@@ -4,9 +4,7 @@ import math
 from pathlib import Path
 
 import pytest
-from torch.utils.data import DataLoader, IterableDataset
 
-from litrl.data.datamodule import OnPolicyDataModule
 from litrl.events import read_scalars
 from litrl.train import run
 
@@ -38,28 +36,6 @@ def test_every_update_uses_a_rollout_of_the_current_parameters(smoke_cfg):
     run(cfg)
     updates = read_scalars(Path(cfg.run_dir))["train/updates"]
     assert updates[-1].value == 8
-
-
-class _Unsized(IterableDataset):
-    """The same stream without a length: Lightning then prefetches one batch ahead."""
-
-    def __init__(self, datamodule: OnPolicyDataModule) -> None:
-        self.datamodule = datamodule
-
-    def __iter__(self):
-        for _ in range(self.datamodule.num_training_steps):
-            yield self.datamodule.next_batch()
-
-
-def test_a_prefetched_stale_rollout_is_refused(smoke_cfg, monkeypatch):
-    monkeypatch.setattr(
-        OnPolicyDataModule,
-        "train_dataloader",
-        lambda self: DataLoader(_Unsized(self), batch_size=None, collate_fn=lambda item: item),
-    )
-    cfg = smoke_cfg("algo=reinforce", "algo.data.env_steps_per_collect=256")
-    with pytest.raises(RuntimeError, match="on-policy violation"):
-        run(cfg)
 
 
 def test_rollouts_without_a_known_return_are_skipped_not_nan(smoke_cfg):

@@ -20,6 +20,9 @@ ALGOS = {
     # log points off the eval grid: a resume must not write the window before it twice
     "dqn": ["algo=dqn", "algo.data.warmup_env_steps=512", "algo.log_every_env_steps=384"],
     "reinforce": ["algo=reinforce"],
+    "a2c": ["algo=a2c"],
+    # normaliser statistics and the per-env discounted returns must resume too
+    "ppo": ["algo=ppo", "algo.normalize_obs=true", "algo.normalize_reward=true"],
 }
 
 

@@ -8,7 +8,8 @@ An algorithm is an ``RLModule`` subclass in a file of its own. It **provides**:
 - ``training_step(batch, batch_idx)``: its gradient updates, each through ``update()``,
   ending with ``finish_training_step()``;
 - ``configure_optimizers()``;
-- optionally ``check_spec(spec)`` for further env checks, ``window_metrics()`` for values
+- optionally ``check_spec(spec)`` and ``check_data(env_steps_per_collect)`` for further
+  checks before any env step, ``window_metrics()`` for values
   logged at each log point, and ``checkpoint_extras()`` / ``load_checkpoint_extras()`` for run
   state that is not in ``state_dict`` (registered buffers already are).
 
@@ -23,17 +24,20 @@ against.
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor
 from torch.optim import Optimizer
@@ -104,6 +108,9 @@ class RLModule(L.LightningModule, ABC):
     def check_spec(cls, spec: EnvSpec) -> None:
         """Env checks beyond the action space; raise a ConfigError naming the fix."""
 
+    def check_data(self, env_steps_per_collect: int) -> None:
+        """Checks against the DataModule's chunk size before any env step (``run`` calls it)."""
+
     def checkpoint_extras(self) -> dict[str, Any]:
         """Run state a checkpoint needs that ``state_dict`` lacks (plain data and tensors)."""
         return {}
@@ -115,7 +122,17 @@ class RLModule(L.LightningModule, ABC):
         """Extra metrics written at each log point (schedules, learning rates)."""
         return {}
 
-    # ---- what it gets: the env ------------------------------------------------------------
+    # ---- what it gets: arguments and the env -----------------------------------------------
+
+    def save_arguments(self, check: Callable[[dict[str, Any]], None]) -> AttributeDict:
+        """Checks the calling constructor's arguments with ``check`` (raising a ConfigError),
+        saves them as hyperparameters and returns them; ``run()`` logs the whole config."""
+        frame = cast(FrameType, cast(FrameType, inspect.currentframe()).f_back)
+        check(frame.f_locals)
+        self.save_hyperparameters(logger=False, frame=frame)
+        return cast(AttributeDict, self.hparams)
+
+    # ---- what it gets: the env -----------------------------------------------------------
 
     @classmethod
     def check_env(cls, env: EnvFactory) -> EnvSpec:

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import torch
-from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -153,9 +152,7 @@ class DQN(RLModule):
         log_every_env_steps: int = 1_024,
     ) -> None:
         super().__init__(log_every_env_steps)
-        _check_arguments(locals())
-        self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
-        self.hp = cast(AttributeDict, self.hparams)
+        self.hp = self.save_arguments(_check_arguments)
         encoder, in_features = obs_encoder(obs_shape, obs_categories, image_obs)
         self.q_net = mlp(in_features, n_actions, hidden_sizes, activation, encoder)
         self.target_net = mlp(

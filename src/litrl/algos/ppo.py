@@ -104,6 +104,14 @@ class PPO(A2C):
             check_range("algo.target_kl", target_kl, 0.0, math.inf, low_open=True)
         super().__init__(**{**PPO_DEFAULTS, **a2c_args})
 
+    def check_data(self, env_steps_per_collect: int) -> None:
+        if env_steps_per_collect % self.hp.batch_size:
+            raise ConfigError(
+                f"algo.batch_size={self.hp.batch_size} must divide the rollout of "
+                f"algo.data.env_steps_per_collect={env_steps_per_collect} env steps; change "
+                "either (e.g. a power of two for both)."
+            )
+
     def clip_range(self) -> float:
         """The clip range at the current point of the run."""
         hp = self.hp
@@ -114,11 +122,7 @@ class PPO(A2C):
         """``n_epochs`` epochs of shuffled minibatches; returns the number of updates."""
         hp = self.hp
         size = rollout.obs.shape[0]
-        if size % hp.batch_size:
-            raise ConfigError(
-                f"algo.batch_size={hp.batch_size} must divide the rollout of {size} env steps "
-                "(algo.data.env_steps_per_collect); change either."
-            )
+        self.check_data(size)
         clip_range, updates = self.clip_range(), 0
         for epoch in range(hp.n_epochs):
             order = torch.randperm(size, device=rollout.obs.device)

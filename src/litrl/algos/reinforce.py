@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import torch
-from lightning.fabric.utilities.data import AttributeDict
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor
 from torch.nn import functional as F
@@ -119,9 +118,7 @@ class Reinforce(OnPolicyModule):
         log_every_env_steps: int = 1_024,
     ) -> None:
         super().__init__(log_every_env_steps)
-        _check_arguments(locals())
-        self.save_hyperparameters(logger=False)  # run() logs the whole resolved config
-        self.hp = cast(AttributeDict, self.hparams)
+        self.hp = self.save_arguments(_check_arguments)
         self.net = ActorCritic(
             obs_shape, n_actions, action_dim, obs_categories, image_obs,
             hidden_sizes=hidden_sizes,
