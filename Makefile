@@ -25,7 +25,7 @@ install: $(STAMP) ## create .venv and install litrl (re-runs when pyproject.toml
 train: $(STAMP) ## train DQN on CartPole (extra overrides: make train ARGS="seed=1")
 	$(BIN)/python train.py algo=dqn env=cartpole $(ARGS)
 
-test: $(STAMP) ## the fast test suite (about a minute on 2 cores)
+test: $(STAMP) ## the fast test suite (about 3 minutes on 2 cores)
 	$(BIN)/python -m pytest
 
 test-all: $(STAMP) ## every test, the slow learning tests included
@@ -34,10 +34,12 @@ test-all: $(STAMP) ## every test, the slow learning tests included
 smoke: $(STAMP) ## a few seconds of training on CPU
 	$(BIN)/python train.py debug=smoke
 
-bench: $(STAMP) ## benchmarks (~75 min): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, memory over a long run, parallel sweeps, tuned presets, Atari throughput, slow tests
+bench: $(STAMP) ## benchmarks (~2 h): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, PPO/A2C vs SB3 and plain PyTorch, memory over a long run, parallel sweeps, tuned presets, Atari throughput, slow tests
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.bench_dqn_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole
+	$(BIN)/python -m benchmarks.bench_actor_critic
+	$(BIN)/python -m benchmarks.bench_ppo_tax
 	$(BIN)/python -m benchmarks.bench_memory
 	$(BIN)/python -m benchmarks.bench_sweep
 	$(BIN)/python -m benchmarks.bench_presets
