@@ -21,6 +21,7 @@ first evaluation that starts three in a row >= the threshold.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -70,6 +71,27 @@ ZOO_A2C_CARTPOLE = dict(
     ent_coef=0.0,
 )
 
+# rl-baselines3-zoo hyperparams/ppo.yml, LunarLander-v2 (run here on LunarLander-v3)
+ZOO_PPO_LUNARLANDER = dict(
+    n_envs=16,
+    n_steps=1024,
+    batch_size=64,
+    gae_lambda=0.98,
+    gamma=0.999,
+    n_epochs=4,
+    ent_coef=0.01,
+)
+# rl-baselines3-zoo hyperparams/ppo.yml, Acrobot-v1 (normalize: true -> VecNormalize)
+ZOO_PPO_ACROBOT = dict(
+    n_envs=16,
+    n_steps=256,
+    gae_lambda=0.94,
+    gamma=0.99,
+    n_epochs=4,
+    ent_coef=0.0,
+    normalize=True,
+)
+
 CASES: dict[str, dict] = {
     "ppo_cartpole": dict(
         env_id="CartPole-v1",
@@ -88,6 +110,24 @@ CASES: dict[str, dict] = {
         budget=100_000,
         eval_every=4_096,
         threshold=-200.0,
+    ),
+    "ppo_lunarlander": dict(
+        env_id="LunarLander-v3",
+        preset="ppo_lunarlander",
+        sb3_algo="PPO",
+        zoo=ZOO_PPO_LUNARLANDER,
+        budget=1_000_000,
+        eval_every=16_384,
+        threshold=200.0,
+    ),
+    "ppo_acrobot": dict(
+        env_id="Acrobot-v1",
+        preset="ppo_acrobot",
+        sb3_algo="PPO",
+        zoo=ZOO_PPO_ACROBOT,
+        budget=1_000_000,
+        eval_every=16_384,
+        threshold=-100.0,
     ),
     "a2c_cartpole": dict(
         env_id="CartPole-v1",
@@ -117,7 +157,7 @@ def linear(initial: float):
 
 
 def sb3_kwargs(zoo: dict) -> dict:
-    kwargs = {k: v for k, v in zoo.items() if k != "n_envs"}
+    kwargs = {k: v for k, v in zoo.items() if k not in ("n_envs", "normalize")}
     for key, value in kwargs.items():
         if isinstance(value, str) and value.startswith("lin_"):
             kwargs[key] = linear(float(value.removeprefix("lin_")))
@@ -173,17 +213,23 @@ def sb3_worker(case_name: str, seed: int, smoke: bool) -> dict:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import VecNormalize
 
     case = CASES[case_name]
     budget = budget_of(case, smoke)
     every = case["eval_every"]
     evals: list[tuple[int, float, float]] = []
     eval_env = make_vec_env(case["env_id"], n_envs=EVAL_EPISODES, seed=seed + 10_000)
+    normalize = case["zoo"].get("normalize", False)
+    if normalize:  # the Zoo's `normalize: true`: observations and rewards, as litrl's preset
+        eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
 
     class EvalEvery(BaseCallback):
         """Evaluates once the model has trained on each further ``every`` env steps."""
 
         def _evaluate(self) -> None:
+            if isinstance(eval_env, VecNormalize):  # the training statistics, frozen
+                eval_env.obs_rms = copy.deepcopy(env.obs_rms)
             eval_env.seed(seed + 10_000 + len(evals))  # applied at evaluate_policy's reset
             mean, _ = evaluate_policy(
                 self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True
@@ -206,6 +252,8 @@ def sb3_worker(case_name: str, seed: int, smoke: bool) -> dict:
 
     started = time.time()
     env = make_vec_env(case["env_id"], n_envs=case["zoo"]["n_envs"], seed=seed)
+    if normalize:
+        env = VecNormalize(env, gamma=case["zoo"]["gamma"])
     algo = getattr(stable_baselines3, case["sb3_algo"])
     model = algo("MlpPolicy", env, seed=seed, device="cpu", **sb3_kwargs(case["zoo"]))
     model.learn(budget, callback=EvalEvery())

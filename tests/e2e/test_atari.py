@@ -9,6 +9,7 @@ from litrl.data.buffers import ReplayBuffer
 from litrl.data.datamodule import ReplayDataModule
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 from litrl.envs import EnvFactory
+from litrl.evaluate import load_agent
 from litrl.train import run
 
 ATARI = ["experiment=dqn_atari", "env.max_episode_steps=400"]  # short Pong episodes (frames)
@@ -85,3 +86,24 @@ def test_whole_stacks_when_frames_once_is_off() -> None:
 def test_dqn_runs_a_few_thousand_steps_on_pong_on_cpu(compose, tmp_path) -> None:
     final_return = run(compose(*ATARI, *TINY, run_dir=tmp_path))
     assert -21.0 <= final_return <= 21.0
+
+
+def test_ppo_runs_on_atari_with_a_shared_cnn_trunk(smoke_cfg) -> None:
+    cfg = smoke_cfg(
+        "experiment=ppo_atari",
+        "env.max_episode_steps=400",
+        "total_env_steps=512",
+        "eval.every_env_steps=512",
+        "eval.episodes=1",
+        "eval.num_envs=1",
+        "algo.data.num_envs=2",
+        "algo.data.env_steps_per_collect=256",
+        "algo.batch_size=128",
+        "algo.n_epochs=1",
+    )
+    run(cfg)
+    agent, _ = load_agent(f"{cfg.run_dir}/checkpoints/last.ckpt")
+    net = agent.net
+    assert net.value_trunk is None  # both heads read the one CNN + 512 trunk
+    assert type(net.policy_trunk[0]).__name__ == "NatureCNN"
+    assert agent.updates == 2 * 2  # two 256-step rollouts, two minibatches of 128 each
