@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 import litrl.algos.ppo
 from litrl.data.datamodule import OnPolicyDataModule
+from litrl.errors import TrainingDiverged
 from litrl.evaluate import load_agent
 from litrl.events import read_scalars
 from litrl.resume import load_checkpoint
@@ -130,3 +131,11 @@ def test_reinforce_returns_are_unchanged_by_the_contract_refactor(smoke_cfg, cas
     run(cfg)
     evals = [e.value for e in read_scalars(Path(cfg.run_dir))["eval/return_mean"]]
     assert evals == pytest.approx(returns, rel=1e-6)
+
+
+@pytest.mark.parametrize("algo", ["a2c", "ppo"])
+def test_nan_parameters_end_as_a_diverged_run_not_a_distribution_error(smoke_cfg, algo: str):
+    # A learning rate this large turns the parameters inf/NaN in the first updates; the
+    # distributions must pass NaNs on to the loss, where the divergence check names the run.
+    with pytest.raises(TrainingDiverged, match=r"a loss became (nan|inf)"):
+        run(smoke_cfg(f"algo={algo}", "algo.lr=1e30", "algo.max_grad_norm=null"))

@@ -1,5 +1,8 @@
 """The algorithm contract: what every litrl algorithm provides, and what it gets from here.
 
+(About 420 lines: the contract, and the metrics, evaluation and checkpoint machinery every
+algorithm inherits, read best in one place.)
+
 An algorithm is an ``RLModule`` subclass in a file of its own. It **provides**:
 
 - ``action_spaces``: the kinds of action space it acts in (``"discrete"``, ``"box"`` for a
@@ -191,12 +194,15 @@ class RLModule(L.LightningModule, ABC):
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         params = list(clip_parameters) if clip_parameters is not None else None
-        self._clip = (clip_mode, clip_value or 0.0, params)
-        optimizer.step()
+        self._clip, self._grad_norm = (clip_mode, clip_value or 0.0, params), None
+        try:
+            optimizer.step()
+        finally:
+            self._clip = None
         self.updates += 1
         loss = loss.detach()
         self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
-        assert self._grad_norm is not None
+        assert self._grad_norm is not None, "Lightning skipped on_before_optimizer_step"
         return self._grad_norm
 
     def on_before_optimizer_step(self, optimizer: Optimizer) -> None:

@@ -21,6 +21,10 @@ from litrl.errors import check_choice
 from litrl.nets import obs_encoder, trunk
 
 LOG_STDS = ("state_independent", "learned")
+LOG_STD_RANGE = (
+    -20.0,
+    2.0,
+)  # a learned log-std is clamped here: exp() neither vanishes nor overflows
 
 
 class PolicyHead(nn.Module):
@@ -45,23 +49,31 @@ class PolicyHead(nn.Module):
         super().__init__()
         check_choice("algo.log_std", log_std, LOG_STDS)
         self.continuous = action_dim > 0
-        outputs = (2 * action_dim if log_std == "learned" else action_dim) or n_actions
+        self.action_dim, self.log_std_init = action_dim, float(log_std_init)
+        self.learned_log_std = self.continuous and log_std == "learned"
+        outputs = (2 * action_dim if self.learned_log_std else action_dim) or n_actions
         self.linear = nn.Linear(in_features, outputs)
         self.log_std = (
-            nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+            nn.Parameter(torch.full((action_dim,), self.log_std_init))
             if self.continuous and log_std == "state_independent"
             else None
         )
+        if self.learned_log_std:
+            with torch.no_grad():  # the log-std outputs start around log_std_init
+                self.linear.bias[action_dim:] += self.log_std_init
 
     def forward(self, features: Tensor) -> Distribution:
+        # No argument validation: it would sync with the device on every call, and NaN
+        # parameters must reach the loss (and the divergence check), not raise in here.
         output = self.linear(features)
         if not self.continuous:
-            return Categorical(logits=output)
+            return Categorical(logits=output, validate_args=False)
         if self.log_std is not None:
             mean, log_std = output, self.log_std.expand_as(output)
         else:
             mean, log_std = output.chunk(2, dim=-1)
-        return Independent(Normal(mean, log_std.exp()), 1)
+            log_std = log_std.clamp(*LOG_STD_RANGE)
+        return Independent(Normal(mean, log_std.exp(), validate_args=False), 1, validate_args=False)
 
 
 def greedy_action(distribution: Distribution) -> Tensor:
@@ -165,5 +177,10 @@ class ActorCritic(nn.Module):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
         nn.init.orthogonal_(self.policy_head.linear.weight, 0.01)
+        if self.policy_head.learned_log_std:
+            with torch.no_grad():
+                self.policy_head.linear.bias[self.policy_head.action_dim :] = (
+                    self.policy_head.log_std_init
+                )
         if self.value_head is not None:
             nn.init.orthogonal_(self.value_head.weight, 1.0)

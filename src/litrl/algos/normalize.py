@@ -1,6 +1,7 @@
 """Running mean/std normalisation of observations and reward scaling (SB3's VecNormalize).
 
-The statistics are registered buffers: they are saved in checkpoints, loaded by
+The statistics are float32 registered buffers (float64 would not run on every device): they
+are saved in checkpoints, loaded by
 ``evaluate.py``, and change only when the algorithm calls ``update`` during training, so
 evaluation sees them frozen.
 """
@@ -30,14 +31,14 @@ class RunningMeanStd(nn.Module):
     def __init__(self, shape: Sequence[int] = (), clip: float = 10.0) -> None:
         super().__init__()
         self.clip = clip
-        self.register_buffer("mean", torch.zeros(tuple(shape), dtype=torch.float64))
-        self.register_buffer("var", torch.ones(tuple(shape), dtype=torch.float64))
-        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(tuple(shape), dtype=torch.float32))
+        self.register_buffer("var", torch.ones(tuple(shape), dtype=torch.float32))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float32))
 
     @torch.no_grad()
     def update(self, batch: Tensor) -> None:
         """Adds ``batch`` (samples along the first axis) to the statistics."""
-        batch = batch.reshape(-1, *self.mean.shape).to(torch.float64)
+        batch = batch.reshape(-1, *self.mean.shape).to(self.mean.dtype)
         batch_mean = batch.mean(dim=0)
         batch_var = batch.var(dim=0, correction=0)
         batch_count = batch.shape[0]

@@ -1,4 +1,5 @@
-"""Monte-Carlo returns over time-major ``(steps, num_envs)`` rollouts that cross episode ends."""
+"""Return and advantage estimators over time-major ``(steps, num_envs)`` rollouts that cross
+episode ends: Monte-Carlo reward-to-go, whole-episode returns, GAE."""
 
 from __future__ import annotations
 
