@@ -15,7 +15,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from litrl.algos.base import OnPolicyModule
 from litrl.algos.heads import LOG_STDS, ActorCritic, greedy_action
 from litrl.algos.normalize import RewardScaler, RunningMeanStd
-from litrl.algos.returns import gae
+from litrl.algos.returns import gae, standardize
 from litrl.algos.schedules import SCHEDULES, lr_scheduler
 from litrl.data.datamodule import TrajectoryBatch
 from litrl.errors import ConfigError, check_choice, check_range
@@ -222,8 +222,8 @@ class A2C(OnPolicyModule):
     def advantages(self, advantage: Tensor) -> Tensor:
         """The advantages the policy loss weighs, standardised if asked."""
         if not self.hp.normalize_advantage or advantage.numel() < 2:
-            return advantage
-        return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+            return advantage  # a single sample stays as it is (SB3 skips it too)
+        return standardize(advantage)
 
     def step_on(self, policy_loss: Tensor, value_loss: Tensor, entropy: Tensor) -> None:
         """One gradient step on the combined loss, and its metrics."""

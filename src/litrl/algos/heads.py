@@ -21,10 +21,8 @@ from litrl.errors import check_choice
 from litrl.nets import obs_encoder, trunk
 
 LOG_STDS = ("state_independent", "learned")
-LOG_STD_RANGE = (
-    -20.0,
-    2.0,
-)  # a learned log-std is clamped here: exp() neither vanishes nor overflows
+# A learned log-std is clamped here, so that exp() neither vanishes nor overflows.
+LOG_STD_RANGE = (-20.0, 2.0)
 
 
 class PolicyHead(nn.Module):
@@ -61,6 +59,15 @@ class PolicyHead(nn.Module):
         if self.learned_log_std:
             with torch.no_grad():  # the log-std outputs start around log_std_init
                 self.linear.bias[action_dim:] += self.log_std_init
+
+    def orthogonal_init(self) -> None:
+        """Orthogonal output weights with gain 0.01 (near-uniform initial actions), zero
+        biases, and the learned log-std outputs at ``log_std_init``."""
+        nn.init.orthogonal_(self.linear.weight, 0.01)
+        with torch.no_grad():
+            self.linear.bias.zero_()
+            if self.learned_log_std:
+                self.linear.bias[self.action_dim :] = self.log_std_init
 
     def forward(self, features: Tensor) -> Distribution:
         # No argument validation: it would sync with the device on every call, and NaN
@@ -176,11 +183,6 @@ class ActorCritic(nn.Module):
                 nn.init.orthogonal_(module.weight, math.sqrt(2))
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-        nn.init.orthogonal_(self.policy_head.linear.weight, 0.01)
-        if self.policy_head.learned_log_std:
-            with torch.no_grad():
-                self.policy_head.linear.bias[self.policy_head.action_dim :] = (
-                    self.policy_head.log_std_init
-                )
+        self.policy_head.orthogonal_init()
         if self.value_head is not None:
             nn.init.orthogonal_(self.value_head.weight, 1.0)

@@ -14,7 +14,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import OnPolicyModule
 from litrl.algos.heads import LOG_STDS, ActorCritic, greedy_action
-from litrl.algos.returns import episode_return_per_step, reward_to_go
+from litrl.algos.returns import episode_return_per_step, reward_to_go, standardize
 from litrl.algos.schedules import SCHEDULES, lr_scheduler
 from litrl.data.datamodule import TrajectoryBatch
 from litrl.errors import check_choice, check_range
@@ -36,14 +36,6 @@ def policy_gradient_loss(log_prob: Tensor, advantage: Tensor, mask: Tensor) -> T
         mask: the steps whose weight is known.
     """
     return -(log_prob * advantage.detach())[mask].mean()
-
-
-def normalize(values: Tensor, mask: Tensor) -> Tensor:
-    """Zero mean and unit std over the ``mask``ed entries (a per-batch return normalisation)."""
-    selected = values[mask]
-    if selected.numel() < 2:
-        return values - selected.mean() if selected.numel() else values
-    return (values - selected.mean()) / (selected.std() + 1e-8)
 
 
 class Reinforce(OnPolicyModule):
@@ -154,7 +146,7 @@ class Reinforce(OnPolicyModule):
             return
         advantage = self._subtract_baseline(weights, mask, values)
         if self.hp.normalize_returns:
-            advantage = normalize(advantage, mask)
+            advantage = standardize(advantage, mask)
         loss = (
             policy_gradient_loss(log_prob, advantage, mask)
             - self.hp.entropy_coef * entropy[mask].mean()

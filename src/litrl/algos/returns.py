@@ -120,3 +120,12 @@ def gae(
         running = torch.addcmul(delta[t], carry[t], running)
         advantages[t] = running
     return advantages, advantages + value
+
+
+def standardize(values: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Zero mean and unit std over the ``mask``ed entries (all of them by default): the
+    per-batch normalisation of returns and advantages. Fewer than two entries are only centred."""
+    selected = values if mask is None else values[mask]
+    if selected.numel() < 2:
+        return values - selected.mean() if selected.numel() else values
+    return (values - selected.mean()) / (selected.std() + 1e-8)

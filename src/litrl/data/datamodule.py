@@ -178,13 +178,14 @@ class EnvRolloutDataModule(L.LightningDataModule):
         """Builds the envs on the trainer's device (once per fit)."""
         if self.collector is not None:
             return
+        if self.actor is None and self.trainer is not None:
+            self.actor = cast(Actor, self.trainer.lightning_module)
+        self._check_actor()
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         self.collector = Collector(
             self.env.make_vector(self.num_envs, training=True), device, self.seed, self.clock
         )
         self.eval_envs = self.env.make_vector(self.eval_num_envs)
-        if self.actor is None and self.trainer is not None:
-            self.actor = cast(Actor, self.trainer.lightning_module)
         self._setup_storage(device)
         if self._pending_state is not None:
             self.load_state_dict(self._pending_state)
@@ -209,6 +210,9 @@ class EnvRolloutDataModule(L.LightningDataModule):
 
     def _setup_storage(self, device: torch.device) -> None:
         """Allocates what the subclass keeps between training steps."""
+
+    def _check_actor(self) -> None:
+        """Raises a ConfigError if the actor cannot feed this DataModule (before any env is built)."""
 
     def next_batch(self) -> Any:
         """Collects with the actor and returns what one training step consumes."""
@@ -424,7 +428,7 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         )  # fmt: skip
         self._check_sizes()
 
-    def _setup_storage(self, device: torch.device) -> None:
+    def _check_actor(self) -> None:
         if not isinstance(self.actor, OnPolicyActor):
             raise ConfigError(
                 f"algo.data={type(self).__name__} feeds on-policy algorithms, but "
