@@ -32,3 +32,13 @@ def test_reward_scaling_divides_by_the_std_of_the_discounted_returns():
     expected_std = np.std([1.0, 1.5, 1.0])
     assert torch.allclose(scaled, reward / expected_std, rtol=1e-3)
     assert scaler.running_return is not None and scaler.running_return.item() == 1.0
+
+
+def test_reward_scaling_restarts_the_return_of_envs_whose_episode_starts_fresh():
+    # After a resume that reset the envs, the running return of the unfinished episode must
+    # not leak into the new one: env 0 starts fresh, env 1 goes on.
+    scaler = RewardScaler(gamma=0.5)
+    scaler.running_return = torch.tensor([4.0, 4.0])
+    reward = torch.ones(1, 2)
+    scaler(reward, torch.zeros(1, 2, dtype=torch.bool), fresh_start=torch.tensor([True, False]))
+    assert scaler.running_return.tolist() == [1.0, 3.0]

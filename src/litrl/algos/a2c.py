@@ -178,7 +178,7 @@ class A2C(OnPolicyModule):
         value = value.view_as(steps.reward)
         reward = steps.reward
         if self.reward_scaler is not None:
-            reward = self.reward_scaler(reward, steps.episode_ended)
+            reward = self.reward_scaler(reward, steps.episode_ended, batch.fresh_start)
         advantage, returns = gae(
             reward, value, self._next_values(batch, value), steps.terminated,
             steps.episode_ended, self.hp.gamma, self.hp.gae_lambda,

@@ -80,11 +80,19 @@ class RewardScaler(nn.Module):
         self.running_return: Tensor | None = None  # per env; in checkpoint extras, not buffers
 
     @torch.no_grad()
-    def forward(self, reward: Tensor, episode_ended: Tensor) -> Tensor:
-        """The ``(T, N)`` rollout's rewards scaled, after adding its returns to the statistics."""
+    def forward(
+        self, reward: Tensor, episode_ended: Tensor, fresh_start: Tensor | None = None
+    ) -> Tensor:
+        """The ``(T, N)`` rollout's rewards scaled, after adding its returns to the statistics.
+
+        ``fresh_start`` (``(N,)``) marks envs whose episode begins with this rollout: their
+        running return starts from zero (it matters after a resume that had to reset the envs).
+        """
         if self.running_return is None or self.running_return.shape != reward.shape[1:]:
             self.running_return = torch.zeros_like(reward[0])
         running = self.running_return.to(reward.device)
+        if fresh_start is not None:
+            running = torch.where(fresh_start.to(reward.device), torch.zeros_like(running), running)
         returns = torch.empty_like(reward)
         for t in range(reward.shape[0]):
             running = running * self.gamma + reward[t]
