@@ -38,6 +38,7 @@ bench: $(STAMP) ## benchmarks (~2 h): DQN vs SB3 and plain PyTorch, REINFORCE vs
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.bench_dqn_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole
+	$(BIN)/python -m benchmarks.bench_reinforce_cartpole --held-out
 	$(BIN)/python -m benchmarks.bench_actor_critic
 	$(BIN)/python -m benchmarks.bench_ppo_tax
 	$(BIN)/python -m benchmarks.bench_memory

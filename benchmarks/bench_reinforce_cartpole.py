@@ -24,6 +24,7 @@ from benchmarks.bench_dqn_cartpole import EVAL_EPISODES, EVAL_EVERY, fmt, peak_r
 from benchmarks.bench_dqn_cartpole import spawn as run_worker
 
 REFERENCE_MAX_ENV_STEPS = 400_000
+HELD_OUT_SEEDS = list(range(100, 110))  # never used for tuning: they confirm the defaults
 
 
 def litrl_worker(seed: int, overrides: list[str]) -> dict:
@@ -122,6 +123,39 @@ def report(rows: list[dict], command: str) -> str:
     return "\n".join(lines)
 
 
+def held_out_report(rows: list[dict], command: str) -> str:
+    """litrl alone on the held-out seeds: do the defaults hold on seeds they were not tuned on?"""
+    lines = [
+        f"command: {command}",
+        "",
+        "| seed | streak: steps / s | first ≥475 | final | evals ≥475 after the streak |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lit = row["litrl"]
+        lines.append(
+            f"| {row['seed']} | {_pair(lit, 'streak')} | {lit['solved_env_steps'] or '—'} "
+            f"| {fmt(lit['final_eval'])} | {_held_after_streak(lit)} |"
+        )
+    streaks = [r["litrl"]["streak_env_steps"] or float("inf") for r in rows]
+    seconds = [r["litrl"]["streak_seconds"] or float("inf") for r in rows]
+    lines += [
+        "",
+        f"- seeds ending >= 475: {sum(r['litrl']['final_eval'] >= 475 for r in rows)}/{len(rows)}",
+        f"- seeds with a streak: {sum(r['litrl']['streak_env_steps'] is not None for r in rows)}"
+        f"/{len(rows)}; median to the streak {fmt(statistics.median(streaks), 0)} env steps, "
+        f"{fmt(statistics.median(seconds))} s",
+    ]
+    return "\n".join(lines)
+
+
+def _held_after_streak(result: dict) -> str:
+    if result["streak_env_steps"] is None:
+        return "—"
+    after = [v for step, _, v in result["evals"] if step >= result["streak_env_steps"]]
+    return f"{sum(v >= 475 for v in after)}/{len(after)}"
+
+
 def _pair(result: dict, criterion: str) -> str:
     steps, seconds = result.get(f"{criterion}_env_steps"), result.get(f"{criterion}_seconds")
     if steps is None:
@@ -133,9 +167,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--override", nargs="*", default=[], help="litrl config overrides")
-    parser.add_argument("--out", type=Path, default=Path("outputs/bench/reinforce_cartpole.json"))
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="litrl alone on the held-out seeds 100-109 (unless --seeds is given)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="default: outputs/bench/reinforce_cartpole[_held_out].json"
+    )
     parser.add_argument("--worker", choices=["litrl", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -149,15 +190,17 @@ def main() -> None:
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return
+    seeds = args.seeds or (HELD_OUT_SEEDS if args.held_out else [0, 1, 2, 3, 4])
     rows = []
-    for seed in args.seeds:
+    for seed in seeds:
         row = {
             "seed": seed,
             "litrl": spawn(
                 ["--worker", "litrl", "--seed", str(seed), "--override", *args.override]
             ),
-            "reference": spawn(["--worker", "reference", "--seed", str(seed)]),
         }
+        if not args.held_out:
+            row["reference"] = spawn(["--worker", "reference", "--seed", str(seed)])
         print(
             json.dumps(
                 {
@@ -169,10 +212,13 @@ def main() -> None:
         )
         rows.append(row)
     command = " ".join(["python -m benchmarks.bench_reinforce_cartpole", *sys.argv[1:]])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "command": command}, indent=1))
-    text = report(rows, command)
-    args.out.with_suffix(".md").write_text(text + "\n")
+    out = args.out or Path(
+        "outputs/bench/reinforce_cartpole" + ("_held_out" if args.held_out else "") + ".json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": rows, "command": command}, indent=1))
+    text = held_out_report(rows, command) if args.held_out else report(rows, command)
+    out.with_suffix(".md").write_text(text + "\n")
     print(text)
 
 
