@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import signal
 from pathlib import Path
 
@@ -130,7 +132,7 @@ def test_resume_from_a_bad_checkpoint_is_a_clear_error(
         run(compose(f"resume={tmp_path}", run_dir=tmp_path / "new"))
 
 
-class _RunsCodeWhenUnpickled:
+class _TouchesWhenUnpickled:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
@@ -138,16 +140,40 @@ class _RunsCodeWhenUnpickled:
         return (Path.touch, (self.marker,))
 
 
-def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(
-    compose, tmp_path: Path
+class _ShellsOutWhenUnpickled(_TouchesWhenUnpickled):
+    # os.system, the classic exploit: torch words its refusal differently ("module posix is
+    # blocked"), which once read as "corrupt".
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _save_with_torch(payload: object, ckpt: Path) -> None:
+    torch.save({"litrl": {"env_steps": 0}, "litrl_config": {}, "payload": payload}, ckpt)
+
+
+def _save_as_raw_pickle(payload: object, ckpt: Path) -> None:
+    # torch's safe unpickler stops at the first opcode of a plain pickle, before its globals
+    ckpt.write_bytes(pickle.dumps({"payload": payload}))
+
+
+@pytest.mark.parametrize(
+    ("payload", "save", "callable_name"),
+    [
+        (_TouchesWhenUnpickled, _save_with_torch, "getattr"),  # Path.touch pickles as getattr
+        (_ShellsOutWhenUnpickled, _save_with_torch, "posix.system"),
+        (_ShellsOutWhenUnpickled, _save_as_raw_pickle, "posix.system"),
+    ],
+)
+def test_a_checkpoint_that_would_run_code_is_refused_as_such_and_runs_nothing(
+    compose, tmp_path: Path, payload, save, callable_name: str
 ) -> None:
     marker = tmp_path / "code-ran"
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     ckpt.parent.mkdir(parents=True)
-    torch.save(
-        {"litrl": {"env_steps": 0}, "litrl_config": {}, "payload": _RunsCodeWhenUnpickled(marker)},
-        ckpt,
-    )
-    with pytest.raises(ConfigError, match="was refused: loading it would run code"):
+    save(payload(marker), ckpt)
+    with pytest.raises(ConfigError) as refused:
         run(compose(f"resume={ckpt}", run_dir=tmp_path / "new"))
+    message = str(refused.value)
+    assert f"was refused: loading it would run code ({callable_name})" in message
+    assert "corrupt" not in message
     assert not marker.exists()
