@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from litrl.errors import ConfigError
 
@@ -88,6 +89,38 @@ def find_resume_point(target: str) -> ResumePoint:
         config=checkpoint[CONFIG_KEY],
         env_steps=int(checkpoint["litrl"]["env_steps"]),
     )
+
+
+def vet_resume(cfg: DictConfig) -> ResumePoint:
+    """The checkpoint ``cfg.resume.path`` names, refused if the config changes the algorithm.
+
+    Raises:
+        ConfigError: the checkpoint is missing or unsafe, or an algorithm key differs from the
+            run's and ``resume.allow_config_change`` is false.
+    """
+    resume = find_resume_point(str(cfg.resume.path))
+    changes = config_changes(resume.config, algorithm_config(cfg))
+    if changes and not cfg.resume.allow_config_change:
+        raise ConfigError(
+            f"resume={cfg.resume.path}: the config differs from the run's in keys that change the "
+            "algorithm:\n" + "\n".join(changes) + "\nDrop those overrides, or set "
+            "resume.allow_config_change=true to continue with the new values."
+        )
+    return resume
+
+
+def algorithm_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved values of the keys that change what a run computes.
+
+    Resolved key by key: the rest of the config may not resolve yet (``run_dir`` before Hydra
+    has set its output dir).
+    """
+    resolved: dict[str, Any] = {}
+    for key in ALGORITHM_KEYS:
+        value = cfg.get(key)
+        is_node = isinstance(value, DictConfig | ListConfig)
+        resolved[key] = OmegaConf.to_container(value, resolve=True) if is_node else value
+    return resolved
 
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ import torch
 import litrl.train
 from litrl import ConfigError, RunInterrupted
 from litrl.events import read_scalars
+from litrl.run_dir import LOCK_NAME
 from litrl.train import run
 
 # 4 evaluations of 1024 env steps, 4 training steps (256 env steps each) per evaluation.
@@ -51,6 +52,7 @@ def _run_with_signal(cfg, monkeypatch, steps: int, signum: int) -> None:
         run(cfg)
     monkeypatch.setattr(litrl.train, "_callbacks", build_callbacks)
     assert stopped.value.signum == signum
+    assert not (Path(cfg.run_dir) / LOCK_NAME).exists()  # released on the way out
 
 
 def _metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -109,6 +111,16 @@ def test_resume_refuses_a_changed_algorithm_and_prints_the_diff(compose, tmp_pat
     )
     evals = read_scalars(tmp_path)["eval/return_mean"]
     assert [e.step for e in evals] == [2024, 3048]
+
+
+def test_a_new_run_writes_into_another_runs_dir_only_when_asked(compose, tmp_path: Path) -> None:
+    run(compose("total_env_steps=1024", run_dir=tmp_path))
+    last = (tmp_path / "checkpoints" / "last.ckpt").read_bytes()
+    with pytest.raises(ConfigError, match=f"run_dir={tmp_path} already holds another run"):
+        run(compose("total_env_steps=1024", "seed=1", run_dir=tmp_path))
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == last
+    run(compose("total_env_steps=1024", "seed=1", "reuse_run_dir=true", run_dir=tmp_path))
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() != last
 
 
 @pytest.mark.parametrize(
