@@ -16,6 +16,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out
 python3 -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__)" | tee -a "$out/gpu.txt"
 python3 -m pytest -p no:cacheprovider -q -m gpu tests/gpu 2>&1 | tail -5 | tee "$out/pytest.txt"
 for acc in gpu cpu; do
+  rm -rf "$out/run-$acc"  # a rerun starts afresh: litrl refuses a run dir that holds another run
   start=$(python3 -c "import time; print(time.time())")
   python3 train.py accelerator=$acc total_env_steps=${STEPS:-20000} progress_bar_refresh_steps=1000 \
     hydra.run.dir="$out/run-$acc" > "$out/train-$acc.log" 2>&1
@@ -29,6 +30,7 @@ print('  env_steps/s median', round(statistics.median(x.value for x in s['perf/e
       'evals', [round(x.value) for x in s['eval/return_mean']])" | tee -a "$out/summary.txt"
 done
 for preset in ppo_cartpole ppo_pendulum; do  # the new algorithms on the GPU
+  rm -rf "$out/run-$preset"
   python3 train.py experiment=$preset accelerator=gpu total_env_steps=40960 progress_bar_refresh_steps=1000 \
     video.every_n_evals=0 hydra.run.dir="$out/run-$preset" > "$out/train-$preset.log" 2>&1
   echo "experiment=$preset accelerator=gpu exit=$?" | tee -a "$out/summary.txt"

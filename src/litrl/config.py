@@ -32,12 +32,47 @@ def register_resolvers() -> None:
 
 
 def expand_shorthands(overrides: Sequence[str]) -> list[str]:
-    """``resume=X`` -> ``resume.path=X``; every other override as it is."""
+    """``resume=X`` -> ``resume.path=X`` with the resumed run's own overrides; the rest as is."""
     expanded = []
     for override in overrides:
         key, equals, value = override.partition("=")
         expanded.append(f"{SHORTHANDS[key]}={value}" if equals and key in SHORTHANDS else override)
-    return expanded
+    return with_resumed_run_overrides(expanded)
+
+
+def with_resumed_run_overrides(overrides: Sequence[str]) -> list[str]:
+    """On ``resume.path=<run>``, the run's saved overrides (``.hydra/overrides.yaml``) go first.
+
+    So ``python train.py resume=<dir>`` composes the config the run was started with (e.g. its
+    ``total_env_steps=30000``), not the defaults. An override given here replaces the saved one
+    of the same key; the drift check in ``run()`` then compares the result with the checkpoint's
+    config. The saved ``resume.*`` keys (a previous resume's) are dropped. A run dir without
+    ``.hydra/`` (a run started from Python) adds nothing.
+    """
+    position, target = next(
+        ((i, o.partition("=")[2]) for i, o in enumerate(overrides) if _key(o) == "resume.path"),
+        (None, ""),
+    )
+    if position is None or not target or target == "null":
+        return list(overrides)
+    saved_file = Path(resume_run_dir(target, "")) / ".hydra" / "overrides.yaml"
+    if not saved_file.is_file():
+        return list(overrides)
+    saved = OmegaConf.to_container(OmegaConf.load(saved_file), resolve=False)
+    given = {_key(o) for o in overrides}
+    kept = [
+        str(o)
+        for o in (saved if isinstance(saved, list) else [])
+        if _key(str(o)) not in given and _key(str(o)).partition(".")[0] != "resume"
+    ]
+    # Inserted beside resume.path, not at the front: Hydra's argparse wants the overrides in
+    # one run, not split by a flag such as `--cfg job`.
+    return [*overrides[:position], *kept, *overrides[position:]]
+
+
+def _key(override: str) -> str:
+    """The config key an override sets or deletes: ``+a.b=1``, ``~a.b``, ``a.b=1`` -> ``a.b``."""
+    return override.lstrip("+~").partition("=")[0]
 
 
 def compose_config(overrides: Sequence[str] = (), config_dir: Path = CONFIG_DIR) -> DictConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import pickletools
 import re
 import zipfile
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from litrl.errors import ConfigError
 
@@ -44,14 +46,14 @@ def load_checkpoint(path: Path | str, field: str = "ckpt") -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        unsafe = _refused_global(str(error)) or _first_global(path)
         if unsafe is None:
             raise ConfigError(
                 f"{field}={path} cannot be read: it is corrupt or not a checkpoint. Use "
                 "checkpoints/last.ckpt or best.ckpt of a litrl run."
             ) from error
         raise ConfigError(
-            f"{field}={path} was refused: loading it would run code ({unsafe.group(1)}), not "
+            f"{field}={path} was refused: loading it would run code ({unsafe}), not "
             "just rebuild tensors and containers. Only load checkpoints you trust the origin of."
         ) from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
@@ -89,6 +91,38 @@ def find_resume_point(target: str) -> ResumePoint:
     )
 
 
+def vet_resume(cfg: DictConfig) -> ResumePoint:
+    """The checkpoint ``cfg.resume.path`` names, refused if the config changes the algorithm.
+
+    Raises:
+        ConfigError: the checkpoint is missing or unsafe, or an algorithm key differs from the
+            run's and ``resume.allow_config_change`` is false.
+    """
+    resume = find_resume_point(str(cfg.resume.path))
+    changes = config_changes(resume.config, algorithm_config(cfg))
+    if changes and not cfg.resume.allow_config_change:
+        raise ConfigError(
+            f"resume={cfg.resume.path}: the config differs from the run's in keys that change the "
+            "algorithm:\n" + "\n".join(changes) + "\nDrop those overrides, or set "
+            "resume.allow_config_change=true to continue with the new values."
+        )
+    return resume
+
+
+def algorithm_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved values of the keys that change what a run computes.
+
+    Resolved key by key: the rest of the config may not resolve yet (``run_dir`` before Hydra
+    has set its output dir).
+    """
+    resolved: dict[str, Any] = {}
+    for key in ALGORITHM_KEYS:
+        value = cfg.get(key)
+        is_node = isinstance(value, DictConfig | ListConfig)
+        resolved[key] = OmegaConf.to_container(value, resolve=True) if is_node else value
+    return resolved
+
+
 def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """``key: saved -> current`` for every algorithm-changing key that differs."""
     changes: list[str] = []
@@ -103,6 +137,38 @@ def _diff(saved: Any, current: Any, key: str, changes: list[str]) -> None:
             _diff(saved.get(name), current.get(name), f"{key}.{name}", changes)
     elif saved != current:
         changes.append(f"  {key}: {saved!r} -> {current!r}")
+
+
+# torch words a refused global two ways: an allow-list miss ("Unsupported global: GLOBAL
+# pathlib.Path.touch was not an allowed global") and a blocked module ("Trying to load unsupported
+# GLOBAL posix.system whose module posix is blocked"), the latter for os.system, the classic exploit.
+_REFUSED_GLOBAL = re.compile(r"[Uu]nsupported (?:global: )?GLOBAL (\S+)")
+
+
+def _refused_global(message: str) -> str | None:
+    match = _REFUSED_GLOBAL.search(message)
+    return match.group(1) if match else None
+
+
+def _first_global(path: Path) -> str | None:
+    """The first callable a raw pickle names, read by ``pickletools`` without running anything.
+
+    torch's safe unpickler stops at the first opcode it does not know (a plain ``pickle.dump``
+    of protocol 2+ starts with one), before it reaches the globals; this finds them anyway.
+    """
+    try:
+        with path.open("rb") as file:
+            strings: list[str] = []
+            for opcode, arg, _ in pickletools.genops(file):
+                if opcode.name in ("GLOBAL", "INST"):
+                    return str(arg).replace(" ", ".")
+                if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    return ".".join(strings[-2:])
+                if isinstance(arg, str):
+                    strings.append(arg)
+    except Exception:  # not a pickle (a zip, a truncated file): nothing named
+        return None
+    return None
 
 
 def _first_line(error: BaseException) -> str:

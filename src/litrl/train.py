@@ -26,9 +26,10 @@ from litrl.callbacks import (
     log_hparams_to_tensorboard,
 )
 from litrl.envs import EnvFactory
-from litrl.errors import ConfigError, RunInterrupted, TrainingDiverged, check_choice, check_run_dir
+from litrl.errors import ConfigError, RunInterrupted, TrainingDiverged, check_choice
 from litrl.perf import PerfBreakdown
-from litrl.resume import CONFIG_KEY, ResumePoint, config_changes, find_resume_point
+from litrl.resume import CONFIG_KEY, ResumePoint
+from litrl.run_dir import RunDirLock, check_before_writing
 
 log = logging.getLogger(__name__)
 EVAL_METRIC = "eval/return_mean"
@@ -46,10 +47,13 @@ def run(cfg: DictConfig) -> float:
         torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = Path(cfg.run_dir)
-    check_run_dir("run_dir", run_dir)
+    resume = check_before_writing(cfg, "run_dir", run_dir)
+    if resume:
+        log.info(
+            "resuming %s from env step %d (%s)", resume.run_dir, resume.env_steps, resume.checkpoint
+        )
     _check_accelerator(cfg.accelerator)
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    resume = _resume_point(cfg, config)
 
     env: EnvFactory = build(cfg.env)
     algo_class: Any = get_class(cfg.algo._target_)
@@ -74,40 +78,44 @@ def run(cfg: DictConfig) -> float:
         EvalVideo(env, cfg.video.every_n_evals, seed=cfg.seed + 20_000),
         PerfBreakdown(datamodule.clock, every_env_steps=cfg.algo.log_every_env_steps),
     ]
-    loggers = _loggers(cfg, config, run_dir, resume)  # the first thing that writes to the run dir
-    trainer = L.Trainer(
-        **cast(dict[str, Any], OmegaConf.to_container(cfg.accelerator)),
-        logger=loggers or False,
-        callbacks=callbacks,
-        max_epochs=datamodule.num_evaluations,  # an epoch is one evaluation interval
-        num_sanity_val_steps=0,
-        default_root_dir=run_dir,
-        enable_model_summary=False,
-    )
-    with warnings.catch_warnings():
-        # Rollouts are produced in-process by design (worker processes would own copies of the
-        # envs), and training metrics are written by the module itself, not per Lightning step.
-        for message in (
-            "does not have many workers",
-            "has `__len__` defined",
-            "smaller than the logging interval",
-        ):
-            warnings.filterwarnings("ignore", message=f".*{message}.*")
-        # The DataModule's state_dict carries the rollout state, so mid-epoch resumes are exact.
-        warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
-        try:
-            trainer.fit(
-                module,
-                datamodule=datamodule,
-                ckpt_path=resume.checkpoint if resume else None,
-                weights_only=True,
-            )
-        except TrainingDiverged as error:
-            raise TrainingDiverged(f"{error} {_last_good(stop.checkpoint_path)}") from error
-        except StopRequested:
-            pass  # the final checkpoint is written; Lightning has finalized the loggers
-        finally:
-            datamodule.teardown("fit")  # Lightning skips the teardown hooks on an exception
+    # Held from the first write to the last: a second resume= of this run is refused meanwhile.
+    with RunDirLock(run_dir):
+        loggers = _loggers(
+            cfg, config, run_dir, resume
+        )  # the first thing that writes to the run dir
+        trainer = L.Trainer(
+            **cast(dict[str, Any], OmegaConf.to_container(cfg.accelerator)),
+            logger=loggers or False,
+            callbacks=callbacks,
+            max_epochs=datamodule.num_evaluations,  # an epoch is one evaluation interval
+            num_sanity_val_steps=0,
+            default_root_dir=run_dir,
+            enable_model_summary=False,
+        )
+        with warnings.catch_warnings():
+            # Rollouts are produced in-process by design (worker processes would own copies of the
+            # envs), and training metrics are written by the module itself, not per Lightning step.
+            for message in (
+                "does not have many workers",
+                "has `__len__` defined",
+                "smaller than the logging interval",
+            ):
+                warnings.filterwarnings("ignore", message=f".*{message}.*")
+            # The DataModule's state_dict carries the rollout state, so mid-epoch resumes are exact.
+            warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
+            try:
+                trainer.fit(
+                    module,
+                    datamodule=datamodule,
+                    ckpt_path=resume.checkpoint if resume else None,
+                    weights_only=True,
+                )
+            except TrainingDiverged as error:
+                raise TrainingDiverged(f"{error} {_last_good(stop.checkpoint_path)}") from error
+            except StopRequested:
+                pass  # the final checkpoint is written; Lightning has finalized the loggers
+            finally:
+                datamodule.teardown("fit")  # Lightning skips the teardown hooks on an exception
     if stop.signum is not None and datamodule.evaluations_done < datamodule.num_evaluations:
         raise RunInterrupted(
             stop.signum,
@@ -159,24 +167,6 @@ def _check_accelerator(node: DictConfig) -> None:
             f"accelerator={name} but torch sees no CUDA GPU here (torch.cuda.is_available() is "
             "False); use accelerator=cpu, or accelerator=auto to take a GPU only when there is one."
         )
-
-
-def _resume_point(cfg: DictConfig, config: dict[str, Any]) -> ResumePoint | None:
-    """The checkpoint ``resume.path`` names, vetted before anything is built."""
-    if not cfg.resume.path:
-        return None
-    resume = find_resume_point(str(cfg.resume.path))
-    changes = config_changes(resume.config, config)
-    if changes and not cfg.resume.allow_config_change:
-        raise ConfigError(
-            f"resume={cfg.resume.path}: the config differs from the run's in keys that change the "
-            "algorithm:\n" + "\n".join(changes) + "\nDrop those overrides, or set "
-            "resume.allow_config_change=true to continue with the new values."
-        )
-    log.info(
-        "resuming %s from env step %d (%s)", resume.run_dir, resume.env_steps, resume.checkpoint
-    )
-    return resume
 
 
 def _loggers(

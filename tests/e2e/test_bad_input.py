@@ -3,6 +3,8 @@
 Every case here is listed in the README's troubleshooting table.
 """
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 import torch
 
 from litrl import ConfigError, EnvError
+from litrl.run_dir import LOCK_NAME
 from litrl.train import run
 from tests.conftest import REPO_ROOT
 
@@ -162,3 +165,61 @@ def test_unknown_algo_lists_hydras_options(tmp_path: Path):
     result = run_cli("algo=dqnn", tmp_path=tmp_path)
     assert result.returncode != 0
     assert "Could not find 'algo/dqnn'" in result.stderr and "dqn" in result.stderr
+
+
+# A run dir belongs to one run: a refused run leaves the run that is there byte-for-byte as it was.
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    result = run_cli("total_env_steps=1024", tmp_path=run_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run_dir
+
+
+def _snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+
+
+def _refused(result: subprocess.CompletedProcess, *parts: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "UserWarning" not in result.stderr
+    message = result.stderr.strip()
+    assert message.startswith("litrl: configuration error: ") and "\n" not in message, message
+    for part in parts:
+        assert part in message, message
+
+
+def test_cli_new_run_in_another_runs_dir_is_refused_and_writes_nothing(finished_run: Path):
+    before = _snapshot(finished_run)
+    result = run_cli(tmp_path=finished_run)  # no resume=: a new run into the finished one's dir
+    _refused(
+        result,
+        f"hydra.run.dir={finished_run} already holds another run (checkpoints/best.ckpt",
+        f"resume={finished_run}",
+        "point it at a new directory",
+        "reuse_run_dir=true",
+    )
+    assert _snapshot(finished_run) == before  # .hydra/ and train.log included
+
+
+def test_cli_resume_of_a_run_in_progress_is_refused(finished_run: Path):
+    lock = finished_run / LOCK_NAME
+    lock.write_text(f"{socket.gethostname()} {os.getpid()}\n")  # this test process: alive
+    try:
+        before = _snapshot(finished_run)
+        result = run_cli(f"resume={finished_run}", tmp_path=finished_run)
+        _refused(result, f"{finished_run} is in use by a run in progress (pid {os.getpid()}")
+        assert _snapshot(finished_run) == before
+    finally:
+        lock.unlink()
+
+
+def test_cli_refused_resume_keeps_the_runs_saved_config(finished_run: Path):
+    # Refused before Hydra rewrites .hydra/: the next resume= still composes the run's config.
+    before = _snapshot(finished_run)
+    result = run_cli(f"resume={finished_run}", "algo.lr=1e-3", tmp_path=finished_run)
+    assert result.returncode == 2 and "algo.lr: 0.003 -> 0.001" in result.stderr, result.stderr
+    assert "allow_config_change=true" in result.stderr and "Traceback" not in result.stderr
+    assert _snapshot(finished_run) == before

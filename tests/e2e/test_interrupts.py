@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +15,7 @@ import torch
 
 from litrl import TrainingDiverged
 from litrl.events import read_scalars
+from litrl.run_dir import LOCK_NAME
 from litrl.train import run
 from tests.conftest import REPO_ROOT
 
@@ -27,30 +30,39 @@ def _train(*overrides: str) -> subprocess.Popen:
     )
 
 
-def test_sigint_writes_a_checkpoint_and_the_run_resumes(tmp_path: Path) -> None:
+def test_sigint_writes_a_checkpoint_and_the_printed_command_resumes_the_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    budget = ["total_env_steps=30000", "progress_bar_refresh_steps=1000"]
-    process = _train(*budget, f"hydra.run.dir={run_dir}")
+    process = _train(
+        "total_env_steps=30000", "progress_bar_refresh_steps=1000", f"hydra.run.dir={run_dir}"
+    )
     first_checkpoint = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
     while not first_checkpoint.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
+    # the running run holds its dir: a second resume= would be refused
+    assert (run_dir / LOCK_NAME).read_text().split() == [socket.gethostname(), str(process.pid)]
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
 
     assert process.returncode == 130, stderr[-2000:]
-    assert "interrupted by SIGINT" in stderr and f"resume={run_dir}" in stderr
+    assert "interrupted by SIGINT" in stderr
+    assert not (run_dir / LOCK_NAME).exists()
     stopped_at = torch.load(first_checkpoint, weights_only=True)["litrl"]["env_steps"]
     assert 2024 <= stopped_at < 30000
 
+    # Exactly as printed, without the run's overrides (debug=smoke, total_env_steps=30000):
+    # resume= composes the run's own config.
+    printed = re.search(r"Continue with: python (train\.py resume=\S+)$", stderr, re.MULTILINE)
+    assert printed, stderr[-2000:]
     resumed = subprocess.run(
-        [sys.executable, "train.py", "debug=smoke", *budget, f"resume={run_dir}"],
+        [sys.executable, *printed.group(1).split()],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "UserWarning" not in resumed.stderr  # was: the output-dir check skipped on resume
     evals = [e.step for e in read_scalars(run_dir)["eval/return_mean"]]
     assert evals == list(range(2024, 31000, 1024))  # every evaluation once, none twice
 
@@ -73,3 +85,4 @@ def test_a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint(compo
         run(cfg)
     weights = torch.load(last, weights_only=True)["state_dict"]
     assert all(torch.isfinite(w).all() for w in weights.values())
+    assert not (tmp_path / LOCK_NAME).exists()  # released on the way out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import signal
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import torch
 import litrl.train
 from litrl import ConfigError, RunInterrupted
 from litrl.events import read_scalars
+from litrl.run_dir import LOCK_NAME
 from litrl.train import run
 
 # 4 evaluations of 1024 env steps, 4 training steps (256 env steps each) per evaluation.
@@ -49,6 +52,7 @@ def _run_with_signal(cfg, monkeypatch, steps: int, signum: int) -> None:
         run(cfg)
     monkeypatch.setattr(litrl.train, "_callbacks", build_callbacks)
     assert stopped.value.signum == signum
+    assert not (Path(cfg.run_dir) / LOCK_NAME).exists()  # released on the way out
 
 
 def _metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -109,6 +113,16 @@ def test_resume_refuses_a_changed_algorithm_and_prints_the_diff(compose, tmp_pat
     assert [e.step for e in evals] == [2024, 3048]
 
 
+def test_a_new_run_writes_into_another_runs_dir_only_when_asked(compose, tmp_path: Path) -> None:
+    run(compose("total_env_steps=1024", run_dir=tmp_path))
+    last = (tmp_path / "checkpoints" / "last.ckpt").read_bytes()
+    with pytest.raises(ConfigError, match=f"run_dir={tmp_path} already holds another run"):
+        run(compose("total_env_steps=1024", "seed=1", run_dir=tmp_path))
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == last
+    run(compose("total_env_steps=1024", "seed=1", "reuse_run_dir=true", run_dir=tmp_path))
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() != last
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -130,7 +144,7 @@ def test_resume_from_a_bad_checkpoint_is_a_clear_error(
         run(compose(f"resume={tmp_path}", run_dir=tmp_path / "new"))
 
 
-class _RunsCodeWhenUnpickled:
+class _TouchesWhenUnpickled:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
@@ -138,16 +152,40 @@ class _RunsCodeWhenUnpickled:
         return (Path.touch, (self.marker,))
 
 
-def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(
-    compose, tmp_path: Path
+class _ShellsOutWhenUnpickled(_TouchesWhenUnpickled):
+    # os.system, the classic exploit: torch words its refusal differently ("module posix is
+    # blocked"), which once read as "corrupt".
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _save_with_torch(payload: object, ckpt: Path) -> None:
+    torch.save({"litrl": {"env_steps": 0}, "litrl_config": {}, "payload": payload}, ckpt)
+
+
+def _save_as_raw_pickle(payload: object, ckpt: Path) -> None:
+    # torch's safe unpickler stops at the first opcode of a plain pickle, before its globals
+    ckpt.write_bytes(pickle.dumps({"payload": payload}))
+
+
+@pytest.mark.parametrize(
+    ("payload", "save", "callable_name"),
+    [
+        (_TouchesWhenUnpickled, _save_with_torch, "getattr"),  # Path.touch pickles as getattr
+        (_ShellsOutWhenUnpickled, _save_with_torch, "posix.system"),
+        (_ShellsOutWhenUnpickled, _save_as_raw_pickle, "posix.system"),
+    ],
+)
+def test_a_checkpoint_that_would_run_code_is_refused_as_such_and_runs_nothing(
+    compose, tmp_path: Path, payload, save, callable_name: str
 ) -> None:
     marker = tmp_path / "code-ran"
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     ckpt.parent.mkdir(parents=True)
-    torch.save(
-        {"litrl": {"env_steps": 0}, "litrl_config": {}, "payload": _RunsCodeWhenUnpickled(marker)},
-        ckpt,
-    )
-    with pytest.raises(ConfigError, match="was refused: loading it would run code"):
+    save(payload(marker), ckpt)
+    with pytest.raises(ConfigError) as refused:
         run(compose(f"resume={ckpt}", run_dir=tmp_path / "new"))
+    message = str(refused.value)
+    assert f"was refused: loading it would run code ({callable_name})" in message
+    assert "corrupt" not in message
     assert not marker.exists()

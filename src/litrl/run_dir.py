@@ -1,0 +1,174 @@
+"""A run dir belongs to one run: what a new run may find there, and the lock a running run holds.
+
+Checked before anything is written (by ``run(cfg)``, and under ``@hydra.main`` by a Hydra
+callback before Hydra writes ``.hydra/`` and its log), so a refused run leaves another run's
+files byte-for-byte as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from types import TracebackType
+
+from omegaconf import DictConfig
+
+from litrl.config import resume_run_dir
+from litrl.errors import ConfigError, check_run_dir
+from litrl.resume import ResumePoint, vet_resume
+
+log = logging.getLogger(__name__)
+LOCK_NAME = "run.lock"
+
+
+def check_before_writing(cfg: DictConfig, field: str, run_dir: Path) -> ResumePoint | None:
+    """Every check on the run dir, and the vetted resume point; raises ConfigError.
+
+    Args:
+        cfg: the composed train config (``resume``, ``reuse_run_dir`` and the algorithm keys).
+        field: the key that named the run dir, for the messages (``run_dir``, ``hydra.run.dir``).
+        run_dir: where the run will write.
+    """
+    check_run_dir(field, run_dir)
+    target = cfg.resume.path
+    resumed_dir = Path(resume_run_dir(str(target), "")) if target else None
+    for busy in {run_dir.absolute(), *([resumed_dir.absolute()] if resumed_dir else [])}:
+        check_not_running(busy)
+    resume = vet_resume(cfg) if target else None
+    if resume is None or resume.run_dir.resolve() != run_dir.resolve():
+        check_holds_no_other_run(field, run_dir, reuse=bool(cfg.get("reuse_run_dir")))
+    return resume
+
+
+def files_of_a_run(run_dir: Path) -> list[Path]:
+    """The files that show a run has trained in ``run_dir``: checkpoints and logged metrics.
+
+    Hydra's ``.hydra/`` and log file are not among them: Hydra writes those before ``run(cfg)``.
+    """
+    if not run_dir.is_dir():
+        return []
+    checkpoints = run_dir / "checkpoints"
+    found = [*run_dir.glob("events.out.tfevents.*"), *run_dir.glob("metrics*.csv")]
+    if checkpoints.is_dir():
+        found += checkpoints.glob("*.ckpt")
+    return sorted(found)
+
+
+def check_holds_no_other_run(field: str, run_dir: Path, *, reuse: bool) -> None:
+    """Raise a ConfigError unless ``run_dir`` is free for a new run (or ``reuse`` says so).
+
+    Args:
+        field: the config key that named the dir, as the user wrote it (``hydra.run.dir``).
+        run_dir: the dir the new run would write into.
+        reuse: the user's explicit opt-in (``reuse_run_dir=true``) to write into it anyway.
+    """
+    found = files_of_a_run(run_dir)
+    if not found or reuse:
+        return
+    names = ", ".join(str(path.relative_to(run_dir)) for path in found[:3])
+    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+    raise ConfigError(
+        f"{field}={run_dir} already holds another run ({names}{more}); a new run there would "
+        "overwrite its checkpoints and mix two runs in one TensorBoard stream, so nothing was "
+        f"written. To continue that run, use resume={run_dir}; to start a new one, leave "
+        f"{field} out (a fresh timestamped dir) or point it at a new directory; to write into "
+        "this one anyway, set reuse_run_dir=true."
+    )
+
+
+def check_not_running(run_dir: Path) -> None:
+    """Raise a ConfigError when a live process holds ``run_dir``'s lock (a run in progress)."""
+    holder = _live_holder(run_dir / LOCK_NAME)
+    if holder is not None:
+        raise ConfigError(
+            f"{run_dir} is in use by a run in progress ({holder}, lock file "
+            f"{run_dir / LOCK_NAME}); two runs writing one run dir would mix their checkpoints "
+            "and TensorBoard events. Wait for it to end (Ctrl-C stops it with a checkpoint), "
+            "then resume= it; if that process is gone, delete the lock file."
+        )
+
+
+class RunDirLock:
+    """Holds ``run_dir/run.lock`` (this host and PID) while a run writes into ``run_dir``.
+
+    Released on every way out of the ``with`` block, exceptions and KeyboardInterrupt included.
+    A lock whose process is gone (a run killed with SIGKILL, a lost node) is stale: it is taken
+    over with a warning. PIDs are only comparable on one host, so a lock from another host is
+    never judged stale.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK_NAME
+
+    def __enter__(self) -> RunDirLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            check_not_running(self.path.parent)
+            log.warning(
+                "taking over the stale lock %s: %s is gone (killed before it could release it)",
+                self.path,
+                _describe(_read(self.path) or ""),
+            )
+            self.path.unlink(missing_ok=True)
+        try:
+            # O_EXCL: of two runs that both found the dir free, only one creates the lock.
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            check_not_running(self.path.parent)  # a run that started at the same moment
+            raise ConfigError(
+                f"{self.path} appeared while this run started: another run is starting in "
+                f"{self.path.parent}. Use a new run dir, or resume= that run once it ends."
+            ) from None
+        with os.fdopen(fd, "w") as file:
+            file.write(f"{socket.gethostname()} {os.getpid()}\n")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _live_holder(lock: Path) -> str | None:
+    """``pid N on host H`` when that process may still run, None when the lock is free or stale."""
+    content = _read(lock)
+    if content is None:
+        return None
+    host, _, pid_text = content.partition(" ")
+    if not pid_text.isdigit():
+        return None  # not a lock litrl wrote (an empty file after a crash mid-write): stale
+    pid = int(pid_text)
+    if host != socket.gethostname():
+        return f"pid {pid} on host {host}"
+    # Our own PID cannot be another run: it is a lock left by an earlier process that had the
+    # same PID (a container restarted, where the run is often PID 1).
+    if pid == os.getpid() or not _alive(pid):
+        return None
+    return f"pid {pid} on this host"
+
+
+def _describe(content: str) -> str:
+    host, _, pid = content.partition(" ")
+    return f"pid {pid} on host {host}" if pid else "the run that wrote it"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, run by another user
+    return True
+
+
+def _read(lock: Path) -> str | None:
+    try:
+        return lock.read_text().strip()
+    except FileNotFoundError:
+        return None
