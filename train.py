@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from litrl import ConfigError, EnvError, RunInterrupted, TrainingDiverged
+from litrl import ConfigError, EnvError, RunAborted, RunInterrupted, TrainingDiverged
 from litrl.config import expand_shorthands, register_resolvers
 
 register_resolvers()  # at import: joblib/submitit workers import this module, never run it
@@ -32,6 +32,9 @@ def main(cfg: DictConfig) -> float:
     except RunInterrupted as stop:
         print(f"litrl: {stop}", file=sys.stderr)
         sys.exit(128 + stop.signum)  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+    except RunAborted as abort:
+        print(f"litrl: {abort}", file=sys.stderr)
+        sys.exit(130)
     except tuple(FAILURES) as error:
         status, kind = next(v for k, v in FAILURES.items() if isinstance(error, k))
         if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(error, ConfigError):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 
@@ -29,6 +32,28 @@ class CountingEnv(gym.Env):
         ended = self.t >= self.length
         obs = np.array([float(self.t)], dtype=np.float32)
         return obs, 1.0, ended and not self.truncate, ended and self.truncate, {}
+
+
+class SlowEnv(CountingEnv):
+    """A CountingEnv that takes ``delay_s`` a step, like a slow simulator.
+
+    At its ``mark_at_step``-th step it creates ``started_file`` (when given), so that a test
+    knows training is stepping it (the start-up checks take fewer steps per instance).
+    """
+
+    def __init__(
+        self, delay_s: float = 0.05, started_file: str = "", mark_at_step: int = 5
+    ) -> None:
+        super().__init__(length=20)
+        self.delay_s, self.started_file, self.mark_at_step = delay_s, started_file, mark_at_step
+        self.steps = 0
+
+    def step(self, action):
+        time.sleep(self.delay_s)
+        self.steps += 1
+        if self.started_file and self.steps == self.mark_at_step:
+            Path(self.started_file).touch()
+        return super().step(action)
 
 
 class CourseEnv(gym.Env):

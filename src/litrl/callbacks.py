@@ -15,7 +15,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams
 
-from litrl.data.collector import Actor
+from litrl.data.collector import Actor, CollectInterrupted
+from litrl.errors import RunAborted
 from litrl.video import episode_frames, video_summary
 
 log = logging.getLogger(__name__)
@@ -123,11 +124,15 @@ class StopRequested(Exception):
 
 
 class GracefulStop(Callback):
-    """On SIGINT or SIGTERM: finish the training step under way, write the checkpoint, stop.
+    """On SIGINT or SIGTERM: stop at the next consistent point, write the checkpoint, stop.
 
-    Stopping between training steps keeps the checkpoint consistent (no half-collected chunk,
-    no half-applied update). When an evaluation is due after that step it runs first and its
-    own checkpoint is the final one. A second Ctrl-C aborts at once.
+    The consistent points are the end of a training step and every vector env step of a
+    collect (warm-up included): ``requested`` is the collector's ``should_stop``, so a slow env
+    delays the stop by one env step, not by a chunk. A collect stopped part-way keeps its steps
+    in the checkpoint and a resumed run continues it (``CollectInterrupted``). When an
+    evaluation is due it runs first and its own checkpoint is the final one. A second Ctrl-C
+    aborts at once (``RunAborted``); checkpoints are written by rename (``AtomicCheckpointIO``),
+    so the last complete one stays loadable.
 
     Args:
         checkpoint_path: where the final checkpoint goes (the run's ``last.ckpt``).
@@ -140,16 +145,20 @@ class GracefulStop(Callback):
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
+    def requested(self) -> bool:
+        """Whether a stop has been requested (the collector asks before every vector step)."""
+        return self.signum is not None
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Replaces Lightning's own SIGTERM handler too, which would exit without a checkpoint.
         self._previous = {sig: signal.signal(sig, self._request) for sig in self.SIGNALS}
 
     def _request(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+            raise RunAborted
         self.signum = signum
         log.warning(
-            "%s received: stopping after this training step with a checkpoint "
+            "%s received: stopping with a checkpoint after this env step or training step "
             "(press Ctrl-C again to abort without one)",
             signal.Signals(signum).name,
         )
@@ -179,6 +188,10 @@ class GracefulStop(Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
+        if isinstance(exception, CollectInterrupted):
+            # Lightning's loop counters stand at the last finished training step, and the
+            # DataModule's state holds the collect under way: a consistent checkpoint.
+            trainer.save_checkpoint(self.checkpoint_path)
         self._restore_handlers()
 
     def _restore_handlers(self) -> None:

@@ -30,6 +30,15 @@ class RunInterrupted(Exception):
         self.signum = signum
 
 
+class RunAborted(BaseException):
+    """A second Ctrl-C: the run stops at once, without writing a new checkpoint.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way (the env
+    guard, a callback) takes it for an error of its own; and not a KeyboardInterrupt, whose
+    path through Lightning exits with status 1 and no word about the checkpoint.
+    """
+
+
 def check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
     """Raise a ConfigError naming ``name`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:

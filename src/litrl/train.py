@@ -25,8 +25,10 @@ from litrl.callbacks import (
     StopRequested,
     log_hparams_to_tensorboard,
 )
+from litrl.checkpoint_io import AtomicCheckpointIO
+from litrl.data.collector import CollectInterrupted
 from litrl.envs import EnvFactory
-from litrl.errors import ConfigError, RunInterrupted, TrainingDiverged, check_choice
+from litrl.errors import ConfigError, RunAborted, RunInterrupted, TrainingDiverged, check_choice
 from litrl.perf import PerfBreakdown
 from litrl.resume import CONFIG_KEY, ResumePoint
 from litrl.run_dir import RunDirLock, check_before_writing
@@ -60,6 +62,7 @@ def run(cfg: DictConfig) -> float:
     spec = algo_class.check_env(env)
     algo_kwargs = OmegaConf.masked_copy(cfg.algo, [key for key in cfg.algo if key != "data"])
     module = build(algo_kwargs, **algo_class.env_kwargs(spec))
+    stop = GracefulStop(run_dir / "checkpoints" / "last.ckpt")
     datamodule = build(
         cfg.algo.data,
         env=env,
@@ -68,9 +71,9 @@ def run(cfg: DictConfig) -> float:
         eval_every_env_steps=cfg.eval.every_env_steps,
         eval_episodes=cfg.eval.episodes,
         eval_num_envs=cfg.eval.num_envs,
+        should_stop=stop.requested,
     )
     module.check_data(datamodule.env_steps_per_collect)
-    stop = GracefulStop(run_dir / "checkpoints" / "last.ckpt")
     callbacks = [
         *_callbacks(cfg, run_dir, spec.reward_threshold),
         stop,
@@ -91,6 +94,7 @@ def run(cfg: DictConfig) -> float:
             num_sanity_val_steps=0,
             default_root_dir=run_dir,
             enable_model_summary=False,
+            plugins=[AtomicCheckpointIO()],
         )
         with warnings.catch_warnings():
             # Rollouts are produced in-process by design (worker processes would own copies of the
@@ -112,8 +116,10 @@ def run(cfg: DictConfig) -> float:
                 )
             except TrainingDiverged as error:
                 raise TrainingDiverged(f"{error} {_last_good(stop.checkpoint_path)}") from error
-            except StopRequested:
+            except (StopRequested, CollectInterrupted):
                 pass  # the final checkpoint is written; Lightning has finalized the loggers
+            except RunAborted:
+                raise RunAborted(_aborted(stop.checkpoint_path, run_dir)) from None
             finally:
                 datamodule.teardown("fit")  # Lightning skips the teardown hooks on an exception
     if stop.signum is not None and datamodule.evaluations_done < datamodule.num_evaluations:
@@ -152,6 +158,15 @@ def _last_good(checkpoint: Path) -> str:
     return (
         f"The last good checkpoint is kept: {checkpoint}; resume= from it with "
         "resume.allow_config_change=true."
+    )
+
+
+def _aborted(checkpoint: Path, run_dir: Path) -> str:
+    if not checkpoint.is_file():
+        return "aborted by a second Ctrl-C before any checkpoint was written."
+    return (
+        f"aborted by a second Ctrl-C; the last complete checkpoint is {checkpoint}. "
+        f"Continue with: python train.py resume={run_dir}"
     )
 
 

@@ -67,6 +67,37 @@ def test_sigint_writes_a_checkpoint_and_the_printed_command_resumes_the_run(tmp_
     assert evals == list(range(2024, 31000, 1024))  # every evaluation once, none twice
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_slow_env_stops_within_about_a_second_of_the_signal(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    # 0.1 s a vector step (2 envs x 50 ms): the warm-up alone would take 50 s, the old
+    # "finish the training step" more than that.
+    run_dir, started = tmp_path / "run", tmp_path / "started"
+    process = _train(
+        "env=custom",
+        "env.entry_point=tests.toy_envs:SlowEnv",
+        f"+env.kwargs.started_file={started}",
+        "algo.data.num_envs=2",
+        f"hydra.run.dir={run_dir}",
+    )
+    deadline = time.time() + 120
+    while not started.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert started.exists(), process.communicate()[1][-2000:]
+    time.sleep(0.3)  # a few vector steps into the warm-up
+    process.send_signal(signum)
+    signalled = time.time()
+    _, stderr = process.communicate(timeout=60)
+    assert time.time() - signalled < 5, "the stop waited for more than a few env steps"
+
+    assert process.returncode == 128 + signum, stderr[-2000:]
+    assert f"interrupted by {signum.name}" in stderr and "Traceback" not in stderr
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["litrl"]["env_steps"] == 0  # still in the warm-up: no training step yet
+    assert not (run_dir / LOCK_NAME).exists()
+
+
 def test_a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint(compose, tmp_path):
     # Rewards of 3e38 from the training envs' step 300 on (after the first evaluation, at env
     # step 2024): the squared TD error overflows.

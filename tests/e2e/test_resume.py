@@ -13,6 +13,7 @@ import torch
 
 import litrl.train
 from litrl import ConfigError, RunInterrupted
+from litrl.callbacks import GracefulStop
 from litrl.events import read_scalars
 from litrl.run_dir import LOCK_NAME
 from litrl.train import run
@@ -91,6 +92,56 @@ def test_stop_and_resume_equals_an_uninterrupted_run(
     assert len(straight_metrics["eval/return_mean"]) == 4
     expected, actual = _weights(tmp_path / "straight"), _weights(resumed_dir)
     assert expected.keys() == actual.keys()
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
+
+
+def _run_with_signal_before_vector_step(cfg, monkeypatch, vector_step: int) -> None:
+    """Runs ``cfg`` with SIGINT raised just before its ``vector_step``-th collected vector step.
+
+    The collector asks ``GracefulStop.requested`` before every vector step, so counting those
+    calls finds the step, warm-up included.
+    """
+    requested = GracefulStop.requested
+    calls = 0
+
+    def count_and_signal(self: GracefulStop) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == vector_step:
+            signal.raise_signal(signal.SIGINT)
+        return requested(self)
+
+    monkeypatch.setattr(GracefulStop, "requested", count_and_signal)
+    with pytest.raises(RunInterrupted):
+        run(cfg)
+    monkeypatch.setattr(GracefulStop, "requested", requested)
+    assert calls == vector_step  # stopped right there, before the chunk was finished
+
+
+@pytest.mark.parametrize(
+    ("algo", "vector_step"),
+    [
+        ("dqn", 40),  # in the warm-up (64 vector steps of random actions)
+        ("dqn", 234),  # 10 vector steps into the 6th training step's collect (32 each)
+        ("ppo", 129),  # before the first vector step of the second evaluation interval
+        ("ppo", 170),  # 10 vector steps into the 6th rollout
+    ],
+)
+def test_a_stop_between_vector_steps_resumes_as_an_uninterrupted_run(
+    compose, monkeypatch, tmp_path: Path, algo: str, vector_step: int
+) -> None:
+    overrides = [*SMALL, *ALGOS[algo]]
+    run(compose(*overrides, run_dir=tmp_path / "straight"))
+
+    resumed_dir = tmp_path / "resumed"
+    _run_with_signal_before_vector_step(
+        compose(*overrides, run_dir=resumed_dir), monkeypatch, vector_step
+    )
+    run(compose(*overrides, f"resume={resumed_dir}", run_dir=resumed_dir))
+
+    assert _metrics(resumed_dir) == _metrics(tmp_path / "straight")
+    expected, actual = _weights(tmp_path / "straight"), _weights(resumed_dir)
     for name in expected:
         assert torch.equal(expected[name], actual[name]), name
 

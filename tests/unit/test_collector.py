@@ -1,10 +1,11 @@
 """Collector: truncation vs termination at the vector-env boundary, episode stats, evaluation."""
 
 import gymnasium as gym
+import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from litrl.data.collector import Collector, evaluate
+from litrl.data.collector import CollectInterrupted, Collector, evaluate
 from litrl.envs import EnvFactory
 from tests.toy_envs import CountingEnv
 
@@ -64,3 +65,29 @@ def test_env_factory_vector_envs_report_the_true_final_obs():
     chunk = collector.collect(FirstAction(), 3)
     assert chunk.next_obs[:, 0, 0].tolist() == [1.0, 2.0, 1.0]  # 2.0 is the truncated episode's end
     assert chunk.obs[:, 0, 0].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_a_collect_stopped_part_way_continues_from_its_state_dict():
+    # Random actions (actor None) draw from the action space's RNG, which the state restores:
+    # "4 steps" and "3 steps, stop, state_dict, new collector, the rest" give the same chunk.
+    def make(should_stop=None):
+        envs = SyncVectorEnv(
+            [lambda: CountingEnv(length=3)] * 2, autoreset_mode=AutoresetMode.SAME_STEP
+        )
+        return Collector(envs, torch.device("cpu"), seed=0, should_stop=should_stop)
+
+    straight = make().collect(None, 4)
+    asked = []
+    stopped = make(should_stop=lambda: asked.append(1) or len(asked) > 3)
+    with pytest.raises(CollectInterrupted, match="after 3 of 4 vector steps"):
+        stopped.collect(None, 4)
+    state = stopped.state_dict()
+    assert state["env_steps"] == 6  # the steps were taken: counted, and kept in the chunk
+
+    resumed = make()
+    resumed.load_state_dict(state)
+    rest = resumed.collect(None, 4)
+    for field, expected in straight._asdict().items():
+        assert torch.equal(getattr(rest, field), expected), field
+    assert resumed.env_steps == 8
+    assert resumed.fresh_starts().tolist() == [True, True]  # the chunk began with the episodes

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import gymnasium as gym
@@ -15,6 +18,8 @@ from litrl.data.buffers import Transitions
 from litrl.envs import final_observations, is_image
 from litrl.envs.snapshot import restore, snapshot
 from litrl.perf import PhaseClock
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -48,6 +53,62 @@ def _action_dtype(space: gym.Space) -> type:
     return np.float32 if isinstance(space, gym.spaces.Box) else np.int64
 
 
+class CollectInterrupted(Exception):
+    """A stop was requested between two vector steps of a collect.
+
+    The steps taken so far stay in the collector, and in its ``state_dict``: the next
+    ``collect`` of the same length, in this run or in a resumed one, continues the chunk, so
+    no env step is lost or stored twice.
+    """
+
+
+@dataclass
+class _Chunk:
+    """A chunk being collected: host arrays ``(steps, num_envs, ...)`` filled up to ``filled``.
+
+    ``start_lengths`` is each env's episode length when the chunk began (0: a fresh episode).
+    """
+
+    obs: np.ndarray
+    next_obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    start_lengths: np.ndarray
+    filled: int = 0
+
+    @property
+    def steps(self) -> int:
+        return len(self.reward)
+
+    def transitions(self) -> Transitions:
+        return Transitions(
+            obs=torch.from_numpy(self.obs),
+            action=torch.from_numpy(self.action),
+            reward=torch.from_numpy(self.reward),
+            next_obs=torch.from_numpy(self.next_obs),
+            terminated=torch.from_numpy(self.terminated),
+            episode_ended=torch.from_numpy(self.terminated | self.truncated),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        arrays = {name: torch.from_numpy(getattr(self, name).copy()) for name in _CHUNK_ARRAYS}
+        return {**arrays, "filled": self.filled}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> _Chunk:
+        arrays = {name: state[name].numpy().copy() for name in _CHUNK_ARRAYS}
+        return cls(**arrays, filled=state["filled"])
+
+
+_CHUNK_ARRAYS = ("obs", "next_obs", "action", "reward", "terminated", "truncated", "start_lengths")
+
+
+def _never() -> bool:
+    return False
+
+
 class Episodes(NamedTuple):
     """Returns and lengths of finished episodes, in finishing order."""
 
@@ -66,15 +127,24 @@ class Collector:
         device: where the actor's networks live.
         seed: seeds the envs' first reset and their action space (for random actions).
         clock: gets the seconds spent acting (``act``) and stepping the envs (``env``).
+        should_stop: asked before every vector step; when it says True the collect stops
+            there (``CollectInterrupted``), so a stop request waits for one env step, not for
+            a whole chunk or warm-up of a slow env.
     """
 
     def __init__(
-        self, envs: VectorEnv, device: torch.device, seed: int, clock: PhaseClock | None = None
+        self,
+        envs: VectorEnv,
+        device: torch.device,
+        seed: int,
+        clock: PhaseClock | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.envs = envs
         self.device = device
         self.seed = seed
         self.clock = clock or PhaseClock()
+        self.should_stop = should_stop or _never
         space = envs.single_observation_space
         # Image frames stay bytes on their way to the buffer; everything else is float32.
         self._obs_dtype = np.uint8 if is_image(space.dtype, space.shape) else np.float32
@@ -86,42 +156,63 @@ class Collector:
         self._running_length = np.zeros(self.num_envs, dtype=np.int64)
         self._finished_returns: list[float] = []
         self._finished_lengths: list[int] = []
+        self._chunk: _Chunk | None = None  # under way, or stopped part-way (kept for resume)
+        self._fresh_starts = np.ones(self.num_envs, dtype=bool)
 
     def collect(self, actor: Actor | None, steps_per_env: int) -> Transitions:
-        """Takes ``steps_per_env`` vector steps; uniformly random actions when ``actor`` is None."""
-        shape = (steps_per_env, self.num_envs)
-        obs = np.empty(shape + self.obs.shape[1:], dtype=self._obs_dtype)
-        next_obs = np.empty_like(obs)
+        """Takes ``steps_per_env`` vector steps; uniformly random actions when ``actor`` is None.
+
+        Raises:
+            CollectInterrupted: ``should_stop()`` said True before one of the steps; calling
+                ``collect`` again with the same length continues this chunk.
+        """
+        chunk = self._continue_or_start(steps_per_env)
         space = self.envs.single_action_space
-        action: np.ndarray = np.empty(shape + (space.shape or ()), dtype=_action_dtype(space))
-        reward = np.empty(shape, dtype=np.float32)
-        terminated = np.empty(shape, dtype=bool)
-        truncated = np.empty(shape, dtype=bool)
-        for t in range(steps_per_env):
-            obs[t] = self.obs
+        for t in range(chunk.filled, steps_per_env):
+            if self.should_stop():
+                raise CollectInterrupted(f"stopped after {t} of {steps_per_env} vector steps")
+            chunk.obs[t] = self.obs
             started = time.perf_counter()
-            action[t] = self._actions(actor)
+            chunk.action[t] = self._actions(actor)
             acted = time.perf_counter()
-            self.obs, reward[t], terminated[t], truncated[t], info = self.envs.step(
-                to_env_action(action[t], space)
+            self.obs, chunk.reward[t], chunk.terminated[t], chunk.truncated[t], info = (
+                self.envs.step(to_env_action(chunk.action[t], space))
             )
             self.clock.add("act", acted - started)
             self.clock.add("env", time.perf_counter() - acted)
-            next_obs[t] = final_observations(self.obs, info)
-            self._track_episodes(reward[t], terminated[t] | truncated[t])
+            chunk.next_obs[t] = final_observations(self.obs, info)
+            self._track_episodes(chunk.reward[t], chunk.terminated[t] | chunk.truncated[t])
             self.env_steps += self.num_envs
-        return Transitions(
-            obs=torch.from_numpy(obs),
-            action=torch.from_numpy(action),
-            reward=torch.from_numpy(reward),
-            next_obs=torch.from_numpy(next_obs),
-            terminated=torch.from_numpy(terminated),
-            episode_ended=torch.from_numpy(terminated | truncated),
-        )
+            chunk.filled = t + 1
+        self._chunk = None
+        self._fresh_starts = chunk.start_lengths == 0
+        return chunk.transitions()
 
-    def episode_lengths(self) -> np.ndarray:
-        """Steps each env's current episode has taken (0 right after a reset)."""
-        return self._running_length.copy()
+    def fresh_starts(self) -> np.ndarray:
+        """True for the envs whose episode began with the chunk ``collect`` returned last."""
+        return self._fresh_starts.copy()
+
+    def _continue_or_start(self, steps_per_env: int) -> _Chunk:
+        if self._chunk is not None and self._chunk.steps == steps_per_env:
+            return self._chunk
+        if self._chunk is not None and self._chunk.filled:
+            # A collect of another length (a resume whose warm-up refills a replay buffer the
+            # checkpoint did not hold, or a changed config) starts afresh; those steps were
+            # taken, so they stay counted, but they are not stored.
+            log.info("dropping %d vector steps of a stopped collect", self._chunk.filled)
+        shape = (steps_per_env, self.num_envs)
+        obs = np.empty(shape + self.obs.shape[1:], dtype=self._obs_dtype)
+        space = self.envs.single_action_space
+        self._chunk = _Chunk(
+            obs=obs,
+            next_obs=np.empty_like(obs),
+            action=np.empty(shape + (space.shape or ()), dtype=_action_dtype(space)),
+            reward=np.empty(shape, dtype=np.float32),
+            terminated=np.empty(shape, dtype=bool),
+            truncated=np.empty(shape, dtype=bool),
+            start_lengths=self._running_length.copy(),
+        )
+        return self._chunk
 
     def pop_finished_episodes(self) -> Episodes:
         """Episodes finished since the last call."""
@@ -146,6 +237,11 @@ class Collector:
             "running_length": torch.from_numpy(self._running_length.copy()),
             "envs": snapshots if exact else None,
             "action_space_rng": self.envs.action_space.np_random.bit_generator.state,
+            "chunk": self._chunk.state_dict() if self._chunk is not None else None,
+            # Episodes finished by a collect stopped part-way, not yet handed to the module.
+            "finished_returns": list(self._finished_returns),
+            "finished_lengths": list(self._finished_lengths),
+            "fresh_starts": torch.from_numpy(self._fresh_starts.copy()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> bool:
@@ -157,8 +253,16 @@ class Collector:
         """
         self.env_steps = state["env_steps"]
         self.envs.action_space.np_random.bit_generator.state = state["action_space_rng"]
-        self._finished_returns, self._finished_lengths = [], []
+        self._finished_returns = list(state.get("finished_returns", []))
+        self._finished_lengths = list(state.get("finished_lengths", []))
+        chunk = state.get("chunk")
+        self._chunk = _Chunk.from_state_dict(chunk) if chunk is not None else None
+        if "fresh_starts" in state:
+            self._fresh_starts = state["fresh_starts"].numpy().copy()
         if state["envs"] is None:
+            if self._chunk is not None and self._chunk.filled:
+                # The envs restart below: the stopped chunk's last step ends its episodes.
+                self._chunk.truncated[self._chunk.filled - 1] = True
             self.obs, _ = self.envs.reset(seed=self.seed + self.env_steps)
             self._running_return[:] = 0.0
             self._running_length[:] = 0

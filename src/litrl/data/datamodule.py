@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, cast
 
 import lightning as L
@@ -102,6 +102,8 @@ class EnvRolloutDataModule(L.LightningDataModule):
         eval_num_envs: envs the evaluation episodes are spread over.
         seed: seeds the training envs; evaluation envs get ``seed + 10_000 + evaluation index``.
         actor: acts in the envs; defaults to the trainer's LightningModule.
+        should_stop: asked before every vector env step (warm-up included); True stops the
+            collect there with ``CollectInterrupted`` (``run()`` passes the signal handler's flag).
     """
 
     warmup_env_steps = 0
@@ -117,6 +119,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         eval_num_envs: int,
         seed: int,
         actor: Actor | None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__()
         self.env = env
@@ -128,6 +131,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         self.eval_num_envs = min(eval_num_envs, eval_episodes)
         self.seed = seed
         self.actor = actor
+        self.should_stop = should_stop
         self.evaluations_done = 0
         self.clock = PhaseClock()  # seconds in env stepping, acting and the buffer (perf/*)
         self.collector: Collector | None = None
@@ -182,9 +186,8 @@ class EnvRolloutDataModule(L.LightningDataModule):
             self.actor = cast(Actor, self.trainer.lightning_module)
         self._check_actor()
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        self.collector = Collector(
-            self.env.make_vector(self.num_envs, training=True), device, self.seed, self.clock
-        )
+        envs = self.env.make_vector(self.num_envs, training=True)
+        self.collector = Collector(envs, device, self.seed, self.clock, self.should_stop)
         self.eval_envs = self.env.make_vector(self.eval_num_envs)
         self._setup_storage(device)
         if self._pending_state is not None:
@@ -266,6 +269,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         eval_num_envs: envs the evaluation episodes are spread over.
         seed: seeds the envs.
         actor: acts in the envs; defaults to the trainer's LightningModule.
+        should_stop: see EnvRolloutDataModule.
     """
 
     def __init__(
@@ -286,10 +290,11 @@ class ReplayDataModule(EnvRolloutDataModule):
         eval_num_envs: int = 10,
         seed: int = 0,
         actor: Actor | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(
             env, num_envs, env_steps_per_collect, total_env_steps, eval_every_env_steps,
-            eval_episodes, eval_num_envs, seed, actor,
+            eval_episodes, eval_num_envs, seed, actor, should_stop,
         )  # fmt: skip
         self.buffer_capacity = buffer_capacity
         self.batch_size = batch_size
@@ -408,6 +413,7 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         eval_num_envs: envs the evaluation episodes are spread over.
         seed: seeds the envs.
         actor: acts in the envs; defaults to the trainer's LightningModule.
+        should_stop: see EnvRolloutDataModule.
     """
 
     def __init__(
@@ -421,10 +427,11 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         eval_num_envs: int = 10,
         seed: int = 0,
         actor: Actor | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(
             env, num_envs, env_steps_per_collect, total_env_steps, eval_every_env_steps,
-            eval_episodes, eval_num_envs, seed, actor,
+            eval_episodes, eval_num_envs, seed, actor, should_stop,
         )  # fmt: skip
         self._check_sizes()
 
@@ -440,13 +447,12 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         """Collects one rollout with the actor's current parameters."""
         assert self.collector is not None, "call setup() first"
         actor = cast(OnPolicyActor, self.actor)
-        fresh_start = torch.from_numpy(self.collector.episode_lengths() == 0)
         policy_version = actor.policy_version
         transitions = self.collector.collect(actor, self.steps_per_env)
         episodes = self.collector.pop_finished_episodes()
         return TrajectoryBatch(
             transitions=transitions,
-            fresh_start=fresh_start,
+            fresh_start=torch.from_numpy(self.collector.fresh_starts()),
             policy_version=policy_version,
             env_steps=self.collector.env_steps,
             episode_returns=episodes.returns.tolist(),
