@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -10,6 +11,7 @@ from omegaconf import DictConfig
 
 from litrl import ConfigError, EnvError, RunAborted, RunInterrupted, TrainingDiverged
 from litrl.config import expand_shorthands, register_resolvers
+from litrl.failures import clear_failure, record_failure
 
 register_resolvers()  # at import: joblib/submitit workers import this module, never run it
 
@@ -19,6 +21,7 @@ FAILURES = {
     EnvError: (3, "environment error"),
     TrainingDiverged: (4, "training diverged"),
 }
+log = logging.getLogger("litrl")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -27,6 +30,9 @@ def main(cfg: DictConfig) -> float:
     # schedules jobs and need not pay for importing torch and Lightning.
     from litrl.train import run
 
+    in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    if in_sweep:
+        clear_failure(_job_dir())
     try:
         return run(cfg)
     except RunInterrupted as stop:
@@ -37,13 +43,28 @@ def main(cfg: DictConfig) -> float:
         sys.exit(130)
     except tuple(FAILURES) as error:
         status, kind = next(v for k, v in FAILURES.items() if isinstance(error, k))
-        if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(error, ConfigError):
-            # One diverged trial or broken env must not end the whole sweep: the job reports
-            # NaN (a failed trial to Optuna) and the other jobs go on.
-            logging.getLogger("litrl").error("%s: %s", kind, error)
-            return float("nan")
+        if in_sweep:
+            return _job_failed(kind, str(error))
         print(f"litrl: {kind}: {error}", file=sys.stderr)
         sys.exit(status)
+    except Exception as error:
+        if not in_sweep:
+            raise
+        log.exception("the job failed")  # the traceback goes to the job's log
+        return _job_failed("unexpected error", f"{type(error).__name__}: {error}")
+
+
+def _job_failed(kind: str, message: str) -> float:
+    """One job of a sweep failed: recorded in its dir for the sweep's summary (at the end, with
+    a non-zero exit status) and for `litrl.report`; the other jobs go on. NaN is a failed trial
+    to the Optuna sweeper."""
+    log.error("%s: %s", kind, message)
+    record_failure(_job_dir(), kind, message)
+    return float("nan")
+
+
+def _job_dir() -> Path:
+    return Path(HydraConfig.get().runtime.output_dir)
 
 
 if __name__ == "__main__":

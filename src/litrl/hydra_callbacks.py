@@ -1,4 +1,5 @@
-"""Hydra callbacks: checks that must happen before Hydra itself touches the disk."""
+"""Hydra callbacks: checks that must happen before Hydra itself touches the disk, and the
+summary of a sweep's failed jobs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from litrl.errors import ConfigError, check_run_dir
+from litrl.failures import count_jobs, find_failures
 
 
 class CheckOutputDir(Callback):
@@ -36,6 +38,30 @@ class CheckOutputDir(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)
         _exit_on_config_error(lambda: check_run_dir("hydra.sweep.dir", config.hydra.sweep.dir))
+
+
+class SummariseFailedJobs(Callback):
+    """At the end of a multirun: one line per failed job (which, what failed and why), then a
+    non-zero exit status.
+
+    A failed job only records its failure (``litrl.failures``) and returns, so the other jobs
+    run; the records are read from the sweep dir, since with joblib or SLURM the jobs ran in
+    other processes than this one.
+    """
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        failures = find_failures(sweep_dir)
+        if not failures:
+            return
+        print(
+            f"litrl: {len(failures)} of {count_jobs(sweep_dir)} jobs failed (the other jobs "
+            f"ran; each failed job's log is in its dir under {sweep_dir}):",
+            file=sys.stderr,
+        )
+        for failure in failures:
+            print(f"  {failure.line()}", file=sys.stderr)
+        sys.exit(1)
 
 
 def _exit_on_config_error(check: Callable[[], object]) -> None:

@@ -3,7 +3,8 @@
     python -m litrl.report outputs/multirun/<date>/<time>     (or: litrl-report <dir>)
 
 Reads every job's TensorBoard events, groups jobs by their overrides minus the seed, and writes
-``report.md``, ``report.csv`` and ``curves.png`` into the folder.
+``report.md``, ``report.csv`` and ``curves.png`` into the folder. Jobs that failed (their
+``failure.yaml``) or logged no evaluation are listed, with why.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import yaml
 
 from litrl.errors import ConfigError
 from litrl.events import Scalar, read_scalars
+from litrl.failures import find_failures
 
 EVAL_TAG = "eval/return_mean"
 BOOTSTRAP_SAMPLES = 2_000
@@ -84,12 +86,17 @@ def bootstrap_ci(
 
 
 def find_jobs(root: Path) -> tuple[list[Job], list[str]]:
-    """Every run under ``root`` with evaluations, and the runs skipped (with why)."""
+    """Every run under ``root`` with evaluations, and the runs skipped (failed ones first, with why)."""
     if not root.is_dir():
         raise ConfigError(f"report: {root} is not a directory.")
-    jobs, skipped = [], []
+    failures = find_failures(root)
+    failed = {failure.job for failure in failures}
+    skipped = [f"{failure.job}: failed: {failure.reason()}" for failure in failures]
+    jobs = []
     for config_file in sorted(root.rglob(".hydra/config.yaml")):
         job_dir = config_file.parent.parent
+        if job_dir.relative_to(root).as_posix() in failed:
+            continue
         scalars = read_scalars(job_dir) if any(job_dir.glob("events.out.tfevents*")) else {}
         if not scalars.get(EVAL_TAG):
             skipped.append(
@@ -115,6 +122,7 @@ def find_jobs(root: Path) -> tuple[list[Job], list[str]]:
         raise ConfigError(
             f"report: no runs with evaluations under {root} (looked for */.hydra/config.yaml with "
             "TensorBoard events). Point it at a sweep dir such as outputs/multirun/<date>/<time>."
+            + "".join(f" Skipped {reason}." for reason in skipped)
         )
     envs = sorted({job.env_name for job in jobs})
     if len(envs) > 1:
@@ -269,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for path in write_report(args.sweep_dir):
             print(f"wrote {path}")
+        for failure in find_failures(args.sweep_dir):
+            print(f"failed {failure.line()}")
     except ConfigError as error:
         print(f"litrl: {error}", file=sys.stderr)
         sys.exit(2)

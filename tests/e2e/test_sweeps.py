@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
@@ -41,6 +43,36 @@ def test_joblib_sweep_runs_jobs_in_parallel_with_readable_names(tmp_path: Path) 
         assert [e.step for e in read_scalars(tmp_path / job)["eval/return_mean"]] == [2024, 3048]
     md, _, png = write_report(tmp_path)
     assert "| debug=smoke | 2 |" in md.read_text() and png.exists()  # grouped minus the seed
+
+
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]])
+def test_a_failed_job_is_listed_at_the_end_and_the_other_jobs_run(
+    tmp_path: Path, launcher: list[str]
+) -> None:
+    # DQN refuses Pendulum's continuous actions: the first job fails before any compute.
+    result = multirun(tmp_path, *launcher, "env=pendulum,cartpole")
+
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert (tmp_path / "1_env=cartpole" / "checkpoints" / "last.ckpt").is_file()
+    summary = result.stderr[result.stderr.index("litrl: 1 of 2 jobs failed") :].splitlines()
+    assert len(summary) == 2, summary  # the heading, then one line per failed job
+    assert re.fullmatch(
+        r"  0_env=pendulum: configuration error: DQN needs a Discrete action space.*Box.*",
+        summary[1],
+    )
+    assert "Traceback" not in result.stderr
+
+    report = subprocess.run(
+        [sys.executable, "-m", "litrl.report", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert "failed 0_env=pendulum: configuration error: DQN needs a Discrete" in report.stdout
+    text = (tmp_path / "report.md").read_text()  # the cartpole job's row, the failed job listed
+    assert "| debug=smoke, env=cartpole | 1 |" in text
+    assert "- 0_env=pendulum: failed: configuration error: DQN needs a Discrete" in text
 
 
 def test_submitit_local_sweep_end_to_end(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import yaml
 from torch.utils.tensorboard import SummaryWriter
 
 from litrl import ConfigError
+from litrl.failures import find_failures, record_failure
 from litrl.report import find_jobs, group_stats, iqm, write_report
 
 START = 1_000_000.0  # unix seconds of every synthetic run's first event
@@ -93,3 +94,21 @@ def test_runs_of_different_envs_are_refused(tmp_path: Path) -> None:
     fake_job(tmp_path, "1", ["seed=1"], [1.0], env_id="Acrobot-v1")
     with pytest.raises(ConfigError, match="different envs \\(Acrobot-v1, CartPole-v1\\)"):
         find_jobs(tmp_path)
+
+
+def test_failed_jobs_are_listed_with_why_in_job_order(sweep: Path) -> None:
+    record_failure(
+        sweep / "5", "configuration error", "DQN needs a Discrete action space,\nnot Box"
+    )
+    (sweep / "10" / ".hydra").mkdir(parents=True)
+    record_failure(sweep / "10", "environment error", "BrokenEnv: step() raised")
+    assert [f.line() for f in find_failures(sweep)] == [
+        "5: configuration error: DQN needs a Discrete action space, not Box",
+        "10: environment error: BrokenEnv: step() raised",
+    ]
+    jobs, skipped = find_jobs(sweep)
+    assert len(jobs) == 5
+    assert skipped == [
+        "5: failed: configuration error: DQN needs a Discrete action space, not Box",
+        "10: failed: environment error: BrokenEnv: step() raised",
+    ]
