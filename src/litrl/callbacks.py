@@ -188,11 +188,13 @@ class GracefulStop(Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        if isinstance(exception, CollectInterrupted):
-            # Lightning's loop counters stand at the last finished training step, and the
-            # DataModule's state holds the collect under way: a consistent checkpoint.
-            trainer.save_checkpoint(self.checkpoint_path)
-        self._restore_handlers()
+        try:
+            if isinstance(exception, CollectInterrupted):
+                # Lightning's loop counters stand at the last finished training step, and the
+                # DataModule's state holds the collect under way: a consistent checkpoint.
+                trainer.save_checkpoint(self.checkpoint_path)
+        finally:  # a second Ctrl-C during the save must not leave our handler installed
+            self._restore_handlers()
 
     def _restore_handlers(self) -> None:
         for sig, handler in self._previous.items():
