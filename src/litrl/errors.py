@@ -1,5 +1,6 @@
 """The exceptions users see, and the config checks that raise them."""
 
+import difflib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +57,19 @@ def check_range(
             f"{name}={value} is out of range: it must lie in {bracket}{low}, {high}]. "
             f"Set it on the command line, e.g. {name}=<value in range>."
         )
+
+
+def unknown_key(field: str, key: str, accepted: Sequence[str], owner: str) -> ConfigError:
+    """The error for ``+field.key=...`` that ``owner`` does not take: its accepted keys, the
+    closest ones, and an abbreviation spelt out (``learning_rate`` -> ``lr``)."""
+    initials = "".join(word[:1] for word in key.split("_"))
+    close = [initials] if initials in accepted and initials != key else []
+    close += [m for m in difflib.get_close_matches(key, accepted, n=3) if m not in close]
+    hint = f" Did you mean {' or '.join(f'{field}.{m}' for m in close)}?" if close else ""
+    return ConfigError(
+        f"{field}.{key} is not an argument of {owner}.{hint} {owner} accepts: "
+        f"{', '.join(accepted)}. Fix the name, or drop the +{field}.{key} override."
+    )
 
 
 def check_run_dir(name: str, path: str | Path) -> None:

@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from litrl.arguments import check_arguments, check_top_level
 from litrl.callbacks import (
     BestCheckpoint,
     ConfigInCheckpoint,
@@ -45,6 +46,7 @@ def run(cfg: DictConfig) -> float:
     Returns:
         The mean return of the final greedy evaluation, for a Hydra sweeper to optimise.
     """
+    check_top_level(cfg)
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -57,14 +59,15 @@ def run(cfg: DictConfig) -> float:
     _check_accelerator(cfg.accelerator)
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
 
-    env: EnvFactory = build(cfg.env)
+    env: EnvFactory = build(cfg.env, field="env")
     algo_class: Any = get_class(cfg.algo._target_)
     spec = algo_class.check_env(env)
     algo_kwargs = OmegaConf.masked_copy(cfg.algo, [key for key in cfg.algo if key != "data"])
-    module = build(algo_kwargs, **algo_class.env_kwargs(spec))
+    module = build(algo_kwargs, field="algo", **algo_class.env_kwargs(spec))
     stop = GracefulStop(run_dir / "checkpoints" / "last.ckpt")
     datamodule = build(
         cfg.algo.data,
+        field="algo.data",
         env=env,
         seed=cfg.seed,
         total_env_steps=cfg.total_env_steps,
@@ -143,12 +146,15 @@ def run(cfg: DictConfig) -> float:
     return final_return
 
 
-def build(node: DictConfig, **objects: Any) -> Any:
+def build(node: DictConfig, *, field: str = "", **objects: Any) -> Any:
     """Calls the node's ``_target_`` with its keys plus ``objects``.
 
     Going through a partial keeps built objects as they are (instantiate() would turn a
-    dataclass into a dict) and lets a ConfigError reach the user unwrapped.
+    dataclass into a dict) and lets a ConfigError reach the user unwrapped. With ``field`` (the
+    node's path in the config), unknown keys and values of the wrong type are ConfigErrors first.
     """
+    if field:
+        check_arguments(field, node, provided=objects)
     return instantiate(node, _partial_=True, _convert_="all")(**objects)
 
 

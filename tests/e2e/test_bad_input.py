@@ -93,6 +93,32 @@ CASES = {
         ["algo=ppo", "env=atari", "algo.normalize_obs=true"],
         r"algo.normalize_obs=true .* image frames; set algo.normalize_obs=false",
     ),
+    "value of the wrong type": (
+        ["algo.lr=abc"],
+        r"algo.lr=abc is not a number: algo.lr takes a number. Set it .* e.g. algo.lr=0.003\.$",
+    ),
+    "integer of the wrong type": (
+        ["algo.data.batch_size=12.5"],
+        r"batch_size=12.5 is not an integer",
+    ),
+    "top-level value of the wrong type": (["seed=abc"], r"seed=abc is not an integer"),
+    "unknown key added with +": (
+        ["+algo.learning_rate=1e-3"],
+        r"algo.learning_rate is not an argument of DQN. Did you mean algo.lr\? DQN accepts: "
+        r"hidden_sizes, .*, epsilon_end, .*Fix the name, or drop the \+algo.learning_rate override",
+    ),
+    "unknown key of an argument passed on to a base class": (
+        ["algo=ppo", "+algo.lrr=1"],
+        r"algo.lrr is not an argument of PPO. Did you mean algo.lr\? PPO accepts: clip_range, .*gae_lambda",
+    ),
+    "unknown kwargs for a registered id": (
+        ["+env.kwargs.foo=3"],
+        r"env.kwargs.foo is not an argument of CartPole-v1. CartPole-v1 accepts: sutton_barto_reward",
+    ),
+    "misspelt kwarg of a registered id": (
+        ["env=gym", "env.id=FrozenLake-v1", "+env.kwargs.is_slipery=false"],
+        r"env.kwargs.is_slipery .*Did you mean env.kwargs.is_slippery\?",
+    ),
     "unsupported observation space": (
         ["env=custom", f"env.entry_point={TOY}:DictObsEnv"],
         r"DictObsEnv has observation space Dict.*not this one yet",
@@ -159,6 +185,11 @@ def test_cli_env_error_exits_non_zero_without_a_traceback(tmp_path: Path):
     assert result.returncode == 3
     assert "litrl: environment error: env.entry_point=tests.toy_envs:BrokenEnv" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_value_of_the_wrong_type_is_one_paragraph(tmp_path: Path):
+    result = run_cli("seed=abc", tmp_path=tmp_path / "run")
+    _refused(result, "seed=abc is not an integer: seed takes an integer")
 
 
 def test_unknown_algo_lists_hydras_options(tmp_path: Path):

@@ -22,7 +22,7 @@ from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObserva
 
 from litrl.envs.guard import GuardedEnv
 from litrl.envs.legacy import LegacyEnvAdapter, api_of
-from litrl.errors import ConfigError
+from litrl.errors import ConfigError, unknown_key
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ class EnvFactory:
         self._legacy_api: str | None = None
         if self.id is not None:
             _check_registered(self.id)
+            _check_id_kwargs(self.id, self.kwargs)
             if self.reward_threshold is None:
                 self.reward_threshold = gym.spec(self.id).reward_threshold
         else:
@@ -363,3 +364,21 @@ def _check_registered(env_id: str) -> None:
         "List them with `python -c 'import gymnasium; gymnasium.pprint_registry()'`; "
         "for a package that registers ids on import, set env.package=<module>."
     )
+
+
+def _check_id_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
+    """A ConfigError for an ``env.kwargs`` key the id's env class does not take, as for user
+    classes: gymnasium would raise a TypeError from deep inside ``make``."""
+    creator = gym.spec(env_id).entry_point
+    if isinstance(creator, str):
+        creator = gym.envs.registration.load_env_creator(creator)
+    try:
+        parameters = inspect.signature(creator).parameters
+    except (TypeError, ValueError):  # no signature to check (a C extension): let make decide
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [name for name in parameters if name != "self"]
+    for key in kwargs:
+        if key not in parameters:
+            raise unknown_key("env.kwargs", key, accepted, env_id)
