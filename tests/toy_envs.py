@@ -89,7 +89,8 @@ class BrokenEnv(gym.Env):
     """Misbehaves at its ``fail_at_step``-th step in the way ``fault`` names.
 
     Faults: ``raises`` (an exception), ``nan_obs`` (a NaN observation), ``wrong_shape`` (an observation
-    of the wrong shape), ``huge_reward`` (a finite reward whose square overflows float32);
+    of the wrong shape), ``huge_reward`` (a finite reward whose square overflows float32),
+    ``text_reward`` (a reward that is not a number);
     ``reset_out_of_space`` returns a first observation outside the space,
     which fails gymnasium's check_env.
     """
@@ -117,6 +118,8 @@ class BrokenEnv(gym.Env):
                 obs = np.zeros(3, dtype=np.float32)
             if self.fault == "huge_reward":
                 return obs, 3e38, terminated, False, {}
+            if self.fault == "text_reward":
+                return obs, "lots", terminated, False, {}
         return obs, 1.0, terminated, False, {}
 
 
@@ -151,3 +154,8 @@ class MultiDiscreteActionEnv(CountingEnv):
     def __init__(self) -> None:
         super().__init__()
         self.action_space = gym.spaces.MultiDiscrete([2, 3])
+
+
+# Ids for `env=gym env.package=tests.toy_envs env.id=...`: gymnasium's check_env does not run on
+# ids, so their faults reach litrl's own guard.
+gym.register("litrl-toys/TextReward-v0", entry_point=BrokenEnv, kwargs={"fault": "text_reward"})

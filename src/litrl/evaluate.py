@@ -6,6 +6,7 @@ litrl-evaluate ckpt=... (the same, as a console script)
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from litrl.algos.base import RLModule
 from litrl.config import CONFIG_DIR
 from litrl.data.collector import Episodes, evaluate
 from litrl.envs import EnvError, EnvFactory
-from litrl.errors import ConfigError
+from litrl.errors import ConfigError, check_range
 from litrl.resume import CONFIG_KEY, load_checkpoint
 from litrl.train import build
 from litrl.video import record_videos
@@ -47,6 +48,8 @@ def load_agent(ckpt: Path | str, device: str = "cpu") -> tuple[RLModule, EnvFact
 
 def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
     """Runs the evaluate config: prints the returns and lengths, writes videos when asked."""
+    for field in ("episodes", "num_envs"):  # before the checkpoint is even read
+        check_range(field, cfg[field], 1, math.inf)
     module, env = load_agent(cfg.ckpt, cfg.device)
     num_envs = max(1, min(cfg.num_envs, cfg.episodes))
     envs = env.make_vector(num_envs)

@@ -99,6 +99,15 @@ def vet_resume(cfg: DictConfig) -> ResumePoint:
             run's and ``resume.allow_config_change`` is false.
     """
     resume = find_resume_point(str(cfg.resume.path))
+    written_by, current = resume.config.get("algo", {}).get("_target_"), cfg.algo.get("_target_")
+    if (
+        written_by != current
+    ):  # its weights fit no other algorithm, whatever allow_config_change says
+        raise ConfigError(
+            f"resume={cfg.resume.path}: the checkpoint was written by {written_by}, but this run's "
+            f"algo is {current}; a checkpoint continues only the algorithm that wrote it. Drop "
+            "the algo= override, or start a new run (without resume=) for the other algorithm."
+        )
     changes = config_changes(resume.config, algorithm_config(cfg))
     if changes and not cfg.resume.allow_config_change:
         raise ConfigError(

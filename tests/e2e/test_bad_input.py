@@ -119,6 +119,23 @@ CASES = {
         ["env=gym", "env.id=FrozenLake-v1", "+env.kwargs.is_slipery=false"],
         r"env.kwargs.is_slipery .*Did you mean env.kwargs.is_slippery\?",
     ),
+    "total_env_steps zero": (
+        ["total_env_steps=0"],
+        r"total_env_steps=0 is out of range.*\[1, inf\]",
+    ),
+    "total_env_steps within the warm-up": (
+        ["total_env_steps=1000"],
+        r"total_env_steps=1000 leaves nothing to learn after the algo.data.warmup_env_steps=1000 ",
+    ),
+    "epsilon_end above epsilon_start": (
+        ["algo.epsilon_start=0.5", "algo.epsilon_end=0.9"],
+        r"algo.epsilon_end=0.9 is above algo.epsilon_start=0.5: .*algo.epsilon_end <= ",
+    ),
+    "reward that is not a number": (
+        ["env=gym", "env.package=tests.toy_envs", "env.id=litrl-toys/TextReward-v0"],
+        r"env.id=litrl-toys/TextReward-v0: step\(\) at its step 1 returned reward 'lots', which "
+        r"is not a number",
+    ),
     "unsupported observation space": (
         ["env=custom", f"env.entry_point={TOY}:DictObsEnv"],
         r"DictObsEnv has observation space Dict.*not this one yet",
@@ -253,4 +270,18 @@ def test_cli_refused_resume_keeps_the_runs_saved_config(finished_run: Path):
     result = run_cli(f"resume={finished_run}", "algo.lr=1e-3", tmp_path=finished_run)
     assert result.returncode == 2 and "algo.lr: 0.003 -> 0.001" in result.stderr, result.stderr
     assert "allow_config_change=true" in result.stderr and "Traceback" not in result.stderr
+    assert _snapshot(finished_run) == before
+
+
+def test_cli_forced_resume_from_another_algorithms_checkpoint_is_refused(finished_run: Path):
+    before = _snapshot(finished_run)
+    result = run_cli(
+        f"resume={finished_run}", "algo=ppo", "resume.allow_config_change=true",
+        tmp_path=finished_run,
+    )  # fmt: skip
+    _refused(
+        result,
+        "the checkpoint was written by litrl.algos.DQN, but this run's algo is litrl.algos.PPO",
+        "Drop the algo= override",
+    )
     assert _snapshot(finished_run) == before

@@ -51,6 +51,14 @@ def test_evaluate_cli_prints_returns_and_writes_videos(trained_run: Path) -> Non
     assert len(videos) == 2 and all(v.stat().st_size > 1000 for v in videos)
 
 
+def test_evaluate_cli_refuses_zero_episodes_in_one_paragraph(trained_run: Path) -> None:
+    result = _evaluate(f"ckpt={trained_run / 'checkpoints' / 'best.ckpt'}", "episodes=0")
+    assert result.returncode == 2
+    message = result.stderr.strip()
+    assert message.startswith("litrl: configuration error: episodes=0 is out of range"), message
+    assert "\n" not in message and "Traceback" not in message
+
+
 def test_loaded_agent_scores_like_its_last_evaluation(trained_run: Path) -> None:
     module, env = load_agent(trained_run / "checkpoints" / "last.ckpt")
     assert env.id == "CartPole-v1"

@@ -73,6 +73,7 @@ def test_id_and_entry_point_are_exclusive() -> None:
         ("raises", "step\\(\\) at its step 50 raised RuntimeError"),
         ("nan_obs", "step\\(\\) at its step 50 returned a non-finite observation"),
         ("wrong_shape", "step\\(\\) at its step 50 returned an observation of shape \\(3,\\)"),
+        ("text_reward", "step\\(\\) at its step 50 returned reward 'lots', which is not a number"),
     ],
 )
 def test_guard_names_env_step_and_problem(fault: str, message: str) -> None:

@@ -244,6 +244,12 @@ def _check_arguments(args: dict[str, Any]) -> None:
     )
     check_range("algo.epsilon_start", args["epsilon_start"], 0.0, 1.0)
     check_range("algo.epsilon_end", args["epsilon_end"], 0.0, 1.0)
+    if args["epsilon_end"] > args["epsilon_start"]:
+        raise ConfigError(
+            f"algo.epsilon_end={args['epsilon_end']} is above algo.epsilon_start="
+            f"{args['epsilon_start']}: exploration would grow as the agent learns. Set "
+            "algo.epsilon_end <= algo.epsilon_start (e.g. algo.epsilon_end=0.02)."
+        )
     check_choice("algo.epsilon_schedule", args["epsilon_schedule"], SCHEDULES)
     check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
     check_choice("algo.loss", args["loss"], tuple(LOSSES))

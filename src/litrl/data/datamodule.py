@@ -139,6 +139,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         self._pending_state: dict[str, Any] | None = None
 
     def _check_sizes(self) -> None:
+        check_range("total_env_steps", self.total_env_steps, 1, math.inf)
         check_range("algo.data.num_envs", self.num_envs, 1, math.inf)
         check_range("eval.episodes", self.eval_episodes, 1, math.inf)
         check_range("eval.every_env_steps", self.eval_every_env_steps, 1, math.inf)
@@ -315,6 +316,12 @@ class ReplayDataModule(EnvRolloutDataModule):
         check_range("algo.data.n_step", self.n_step, 1, math.inf)
         check_range("algo.data.updates_per_collect", self.updates_per_collect, 0, math.inf)
         check_range("algo.data.warmup_env_steps", self.warmup_env_steps, 0, self.buffer_capacity)
+        if self.total_env_steps <= self.warmup_env_steps:
+            raise ConfigError(
+                f"total_env_steps={self.total_env_steps} leaves nothing to learn after the "
+                f"algo.data.warmup_env_steps={self.warmup_env_steps} random-action steps it "
+                "includes; raise total_env_steps or lower algo.data.warmup_env_steps."
+            )
         check_choice("algo.data.checkpoint_buffer", self.checkpoint_buffer, [True, False, "auto"])
         check_choice("algo.data.store_frames_once", self.store_frames_once, [True, False, "auto"])
         rows_per_env = self.buffer_capacity // self.num_envs

@@ -47,7 +47,16 @@ class GuardedEnv(gym.Wrapper):
                 self._where(f"step() at its step {self.steps}", f"raised {error!r}")
             ) from error
         self._check(obs, f"step() at its step {self.steps}")
-        if not np.isfinite(float(reward)):
+        try:
+            finite = np.isfinite(float(reward))
+        except (TypeError, ValueError):  # a string, None, an array of several values
+            raise EnvError(
+                self._where(
+                    f"step() at its step {self.steps}",
+                    f"returned reward {reward!r}, which is not a number",
+                )
+            ) from None
+        if not finite:
             raise EnvError(
                 self._where(f"step() at its step {self.steps}", f"returned reward {reward}")
             )
