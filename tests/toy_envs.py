@@ -159,3 +159,19 @@ class MultiDiscreteActionEnv(CountingEnv):
 # Ids for `env=gym env.package=tests.toy_envs env.id=...`: gymnasium's check_env does not run on
 # ids, so their faults reach litrl's own guard.
 gym.register("litrl-toys/TextReward-v0", entry_point=BrokenEnv, kwargs={"fault": "text_reward"})
+
+
+class HugeObsEnv(CountingEnv):
+    """Observations of 2048 x 2048 floats (16 MiB): a replay buffer of them fits no machine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.observation_space = gym.spaces.Box(0, 100, shape=(2048, 2048), dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros((2048, 2048), dtype=np.float32), {}
+
+    def step(self, action):
+        _, reward, terminated, truncated, info = super().step(action)
+        return np.zeros((2048, 2048), dtype=np.float32), reward, terminated, truncated, info

@@ -136,6 +136,12 @@ CASES = {
         r"env.id=litrl-toys/TextReward-v0: step\(\) at its step 1 returned reward 'lots', which "
         r"is not a number",
     ),
+    "replay buffer larger than memory": (
+        ["env=custom", f"env.entry_point={TOY}:HugeObsEnv"],
+        r"the replay buffer of algo.data.buffer_capacity=100000 transitions of .*HugeObsEnv "
+        r"\(33,554,446 bytes each, .*\) needs 3125.0 GiB, but the memory available on this "
+        r"machine is .* GiB; lower algo.data.buffer_capacity \(about [\d,]+ transitions fit\)",
+    ),
     "unsupported observation space": (
         ["env=custom", f"env.entry_point={TOY}:DictObsEnv"],
         r"DictObsEnv has observation space Dict.*not this one yet",

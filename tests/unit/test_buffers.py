@@ -1,8 +1,10 @@
 """ReplayBuffer: wrap-around and n-step windows, checked against hand-computed answers."""
 
+import pytest
 import torch
 
 from litrl.data.buffers import ReplayBuffer, Transitions
+from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 
 
 def chunk(rewards, terminated=None, ended=None, start_obs=0.0):
@@ -118,3 +120,10 @@ def test_windows_follow_their_own_env_column():
     windows = buffer.windows(torch.tensor([0, 0]), torch.tensor([0, 1]), n_step=3)
     assert windows.rewards.tolist() == [[1.0, 2.0, 4.0], [10.0, 0.0, 0.0]]
     assert windows.bootstrap_steps.tolist() == [3, 1]
+
+
+@pytest.mark.parametrize("buffer_class", [ReplayBuffer, FrameStackReplayBuffer])
+def test_bytes_per_transition_is_known_before_allocating(buffer_class) -> None:
+    shape, dtype = (4, 8, 8), torch.uint8
+    buffer = buffer_class(capacity=64, num_envs=2, obs_shape=shape, obs_dtype=dtype)
+    assert buffer.nbytes == 64 * buffer_class.bytes_per_transition(shape, dtype)

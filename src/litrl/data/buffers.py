@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import torch
@@ -41,6 +42,14 @@ class NStepSample(NamedTuple):
     next_obs: Tensor
     terminated: Tensor
     bootstrap_steps: Tensor
+
+
+def _nbytes(shape: tuple[int, ...], dtype: torch.dtype) -> int:
+    return math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+
+
+# action (long), reward (float32), terminated and episode_ended (bool): step_fields, per row.
+_STEP_FIELD_BYTES = 8 + 4 + 1 + 1
 
 
 class ReplayBuffer:
@@ -84,6 +93,11 @@ class ReplayBuffer:
         self.episode_ended = torch.zeros(rows, dtype=torch.bool, device=self.device)
         self.pos = 0  # next row to write
         self.steps_stored = 0
+
+    @classmethod
+    def bytes_per_transition(cls, obs_shape: tuple[int, ...], obs_dtype: torch.dtype) -> int:
+        """Storage one transition takes (known before anything is allocated)."""
+        return 2 * _nbytes(obs_shape, obs_dtype) + _STEP_FIELD_BYTES
 
     def _allocate_observations(
         self, rows: tuple[int, int], obs_shape: tuple[int, ...], obs_dtype: torch.dtype

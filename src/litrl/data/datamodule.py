@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
 from litrl.data.collector import Actor, Collector, Episodes, OnPolicyActor, evaluate
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
+from litrl.data.memory import check_fits
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_choice, check_range
 from litrl.perf import PhaseClock
@@ -305,9 +306,29 @@ class ReplayDataModule(EnvRolloutDataModule):
         self.checkpoint_buffer = checkpoint_buffer
         self.store_frames_once = store_frames_once
         self._check_sizes()
-        if store_frames_once is True:
-            self._frames_once(env.spec())  # fails now, before any compute, if it cannot apply
+        spec = env.spec()
+        self._frames_once(spec)  # fails now, before any compute, if it cannot apply
+        self._check_buffer_fits(spec, torch.device("cpu"))  # the host's memory, before any write
         self.buffer: ReplayBuffer | None = None
+
+    def _buffer_class(self, spec: EnvSpec) -> tuple[type[ReplayBuffer], torch.dtype]:
+        buffer_class = FrameStackReplayBuffer if self._frames_once(spec) else ReplayBuffer
+        return buffer_class, torch.uint8 if spec.image_obs else torch.float32
+
+    def _check_buffer_fits(self, spec: EnvSpec, device: torch.device) -> None:
+        buffer_class, obs_dtype = self._buffer_class(spec)
+        per_transition = buffer_class.bytes_per_transition(spec.obs_shape, obs_dtype)
+        transitions = self.buffer_capacity // self.num_envs * self.num_envs
+        check_fits(
+            f"the replay buffer of algo.data.buffer_capacity={self.buffer_capacity} transitions "
+            f"of {spec.env_id} ({per_transition:,} bytes each, observations {spec.obs_shape})",
+            transitions * per_transition,
+            device,
+            lambda available: (
+                "lower algo.data.buffer_capacity (about "
+                f"{available // per_transition:,} transitions fit) or use a machine with more memory"
+            ),
+        )
 
     def _check_sizes(self) -> None:
         super()._check_sizes()
@@ -341,8 +362,9 @@ class ReplayDataModule(EnvRolloutDataModule):
             self.buffer.mark_episode_ends()
             return
         spec = self.env.spec()
-        buffer_class = FrameStackReplayBuffer if self._frames_once(spec) else ReplayBuffer
-        obs_dtype = torch.uint8 if spec.image_obs else torch.float32
+        if device.type == "cuda":  # the host was checked at construction; this is the GPU
+            self._check_buffer_fits(spec, device)
+        buffer_class, obs_dtype = self._buffer_class(spec)
         self.buffer = buffer_class(
             self.buffer_capacity, self.num_envs, spec.obs_shape, device, obs_dtype
         )

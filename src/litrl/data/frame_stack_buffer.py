@@ -33,6 +33,12 @@ class FrameStackReplayBuffer(ReplayBuffer):
 
     stored_fields = ("frames", "episode_start", *ReplayBuffer.step_fields)
 
+    @classmethod
+    def bytes_per_transition(cls, obs_shape: tuple[int, ...], obs_dtype: torch.dtype) -> int:
+        # Two frames a row and the episode-start flag, instead of two whole stacks.
+        frame_bytes = ReplayBuffer.bytes_per_transition(tuple(obs_shape[1:]), obs_dtype)
+        return frame_bytes + 1
+
     def _allocate_observations(
         self, rows: tuple[int, int], obs_shape: tuple[int, ...], obs_dtype: torch.dtype
     ) -> None:
