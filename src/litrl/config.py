@@ -6,6 +6,7 @@ callers that want the real config tree without a command line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,17 +27,38 @@ def resume_run_dir(target: str | None, default: str) -> str:
     return str(path.parent.parent if path.suffix == ".ckpt" else path)
 
 
+def env_name(env_id: str | None, entry_point: str | None) -> str:
+    """The env part of a run dir's name, after the env actually trained: ``Acrobot-v1`` ->
+    ``acrobot``, ``ALE/Pong-v5`` -> ``pong``, ``my_envs.grid:GridWorld`` -> ``gridworld``."""
+    if env_id:
+        return re.sub(r"-v\d+$", "", env_id.rpartition("/")[2]).lower()
+    if entry_point:
+        return entry_point.rpartition(":")[2].lower()
+    return "env"
+
+
 def register_resolvers() -> None:
     """The resolvers conf/train.yaml uses; call before Hydra composes it."""
     OmegaConf.register_new_resolver("litrl_resume_dir", resume_run_dir, replace=True)
+    OmegaConf.register_new_resolver("litrl_env_name", env_name, replace=True)
 
 
 def expand_shorthands(overrides: Sequence[str]) -> list[str]:
-    """``resume=X`` -> ``resume.path=X`` with the resumed run's own overrides; the rest as is."""
+    """``resume=X`` -> ``resume.path=X`` with the resumed run's own overrides, and
+    ``env.entry_point=X`` (or ``+env.entry_point=X``) without an ``env=`` choice ->
+    ``env=custom env.entry_point=X``; the rest as is."""
     expanded = []
+    chooses_env = any(_key(o) == "env" and "=" in o for o in overrides)
     for override in overrides:
         key, equals, value = override.partition("=")
-        expanded.append(f"{SHORTHANDS[key]}={value}" if equals and key in SHORTHANDS else override)
+        if equals and key in SHORTHANDS:
+            expanded.append(f"{SHORTHANDS[key]}={value}")
+        elif equals and _key(override) == "env.entry_point" and not chooses_env:
+            # What a user types after reading about user envs once; the cartpole default's
+            # env.id would otherwise clash with it (Hydra first refuses the new key).
+            expanded += ["env=custom", f"env.entry_point={value}"]
+        else:
+            expanded.append(override)
     return with_resumed_run_overrides(expanded)
 
 
