@@ -77,6 +77,16 @@ def run(cfg: DictConfig) -> float:
         should_stop=stop.requested,
     )
     module.check_data(datamodule.env_steps_per_collect)
+    if datamodule.final_env_steps != cfg.total_env_steps:
+        log.info(
+            "total_env_steps=%d ends at env step %d: %d warm-up steps, then %d eval intervals "
+            "of %d (the budget is rounded up to the next evaluation)",
+            cfg.total_env_steps,
+            datamodule.final_env_steps,
+            datamodule.warmup_env_steps,
+            datamodule.num_evaluations,
+            datamodule.eval_every_env_steps,
+        )
     callbacks = [
         *_callbacks(cfg, run_dir, spec.reward_threshold),
         stop,

@@ -9,8 +9,9 @@ import torch
 import yaml
 
 from litrl.algos.dqn import DQN
+from litrl.config import compose_config
 from litrl.events import has_hparams, read_scalars
-from litrl.train import run
+from litrl.train import build, run
 from tests.conftest import REPO_ROOT
 
 REQUIRED_TAGS = {
@@ -39,6 +40,27 @@ def test_tiny_run_in_process_writes_metrics_and_checkpoints(smoke_cfg, tmp_path:
     assert [e.step for e in evals] == [2024, 3048]
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "ends_at", "in_readme"),
+    [
+        ((), 50_152, "DQN's defaults end at 1,000 + 24 \u00d7 2,048 = 50,152"),
+        (("debug=smoke",), 3_048, "at 1,000 + 2 \u00d7 1,024 = 3,048"),
+        (("algo=ppo", "total_env_steps=4096"), 4_096, None),  # no warm-up: whole intervals
+    ],
+)
+def test_the_budget_ends_where_the_readme_says(overrides, ends_at, in_readme, tmp_path: Path):
+    cfg = compose_config([*overrides, f"run_dir={tmp_path}"])
+    datamodule = build(
+        cfg.algo.data,
+        env=build(cfg.env),
+        total_env_steps=cfg.total_env_steps,
+        eval_every_env_steps=cfg.eval.every_env_steps,
+    )
+    assert datamodule.final_env_steps == ends_at  # the smoke run above ends there: [2024, 3048]
+    if in_readme:
+        assert in_readme in " ".join((REPO_ROOT / "README.md").read_text().split())
 
 
 def test_train_py_subprocess_logs_to_tensorboard_in_its_run_dir(tmp_path: Path):

@@ -171,6 +171,12 @@ class EnvRolloutDataModule(L.LightningDataModule):
         return math.ceil(learning_env_steps / self.eval_every_env_steps)
 
     @property
+    def final_env_steps(self) -> int:
+        """The env step the run ends at: the warm-up, then whole eval intervals until the
+        budget is reached (``total_env_steps`` rounded up to the next evaluation)."""
+        return self.warmup_env_steps + self.num_evaluations * self.eval_every_env_steps
+
+    @property
     def num_training_steps(self) -> int:
         """Training steps in the budget."""
         return self.num_evaluations * self.training_steps_per_eval
