@@ -121,7 +121,7 @@ def _signature(target: Any) -> tuple[dict[str, inspect.Parameter] | None, dict[s
         [c for c in target.__mro__ if "__init__" in vars(c)] if inspect.isclass(target) else []
     )
     for owner in classes or [target]:
-        init = owner.__init__ if classes else owner
+        init = vars(owner)["__init__"] if classes else owner
         own = inspect.signature(init).parameters
         hints = {**_type_hints(init), **hints}
         for name, parameter in own.items():

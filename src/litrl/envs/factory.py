@@ -369,7 +369,7 @@ def _check_registered(env_id: str) -> None:
 def _check_id_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
     """A ConfigError for an ``env.kwargs`` key the id's env class does not take, as for user
     classes: gymnasium would raise a TypeError from deep inside ``make``."""
-    creator = gym.spec(env_id).entry_point
+    creator: Any = gym.spec(env_id).entry_point
     if isinstance(creator, str):
         creator = gym.envs.registration.load_env_creator(creator)
     try:
