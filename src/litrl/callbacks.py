@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -23,15 +25,88 @@ log = logging.getLogger(__name__)
 
 
 class RLProgressBar(TQDMProgressBar):
-    """Shows env steps, the last eval return and env steps per second.
+    """One bar over the whole run, in env steps: done / the run's final env step, elapsed and
+    ETA, env steps per second, and the last eval return.
 
-    The bar counts training steps (chunks of env steps); refreshing it every step would cost
-    more than a CartPole update, so ``refresh_rate`` should be tens of steps.
+    Lightning's bar counts the training steps of an epoch and restarts at every epoch; here an
+    epoch is one evaluation interval, so that bar would restart at every evaluation. A resumed
+    run's bar starts at its env step (the rate and the ETA count only this process's steps).
+    On a terminal the bar is redrawn every ``refresh_rate`` training steps (tens: a redraw
+    costs more than a CartPole update); when stdout is not a terminal (a log file, a cluster
+    job) it prints one line per evaluation instead of redrawing.
+
+    Args:
+        refresh_rate: training steps between redraws on a terminal; 0 shows nothing.
+        interactive: redraw in place (True) or print a line per evaluation (False); None asks
+            whether stdout is a terminal when training starts.
     """
+
+    BAR_FORMAT = (
+        "{desc}: {percentage:3.0f}%|{bar}| {n}/{total} env steps "
+        "[{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
+    )
+
+    def __init__(self, refresh_rate: int = 1, interactive: bool | None = None) -> None:
+        super().__init__(refresh_rate=refresh_rate)
+        self.interactive = interactive
+
+    def init_train_tqdm(self) -> Tqdm:
+        if self.interactive is None:
+            self.interactive = sys.stdout.isatty()
+        datamodule = getattr(self.trainer, "datamodule", None)
+        return Tqdm(
+            desc="Training",
+            total=getattr(datamodule, "final_env_steps", None),
+            initial=getattr(self.trainer.lightning_module, "env_steps", 0),
+            unit=" env steps",
+            disable=self.is_disabled,
+            leave=True,
+            dynamic_ncols=self.interactive,
+            # Off a terminal the bar only formats; the lines are written at evaluations.
+            file=sys.stdout if self.interactive else io.StringIO(),
+            ascii=None if self.interactive else True,
+            smoothing=0,  # the rate and ETA over the whole run, not the last redraws
+            bar_format=self.BAR_FORMAT,
+        )
 
     def init_validation_tqdm(self) -> Tqdm:
         # One evaluation is one "batch": a bar for it would only add a line per evaluation.
         return Tqdm(disable=True)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *_: Any) -> None:
+        pass  # one bar for the run: no reset and no "Epoch N" per evaluation interval
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if not self.interactive or self.is_disabled:
+            return
+        steps = batch_idx + 1  # the last step of an interval redraws before its evaluation
+        if steps % self.refresh_rate == 0 or steps == trainer.num_training_batches:
+            self.advance(trainer, pl_module, redraw=True)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pass  # an epoch ends with an evaluation, which updates the bar
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.val_progress_bar.close()
+        self.reset_dataloader_idx_tracker()
+        if trainer.sanity_checking or trainer.state.fn != "fit" or self.is_disabled:
+            return
+        self.advance(trainer, pl_module, redraw=bool(self.interactive))
+        if not self.interactive:
+            self.train_progress_bar.write(str(self.train_progress_bar), file=sys.stdout)
+
+    def advance(self, trainer: L.Trainer, pl_module: L.LightningModule, redraw: bool) -> None:
+        """Moves the bar to the module's env step and shows its latest metrics."""
+        bar = self.train_progress_bar
+        bar.n = getattr(pl_module, "env_steps", bar.n)
+        bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=redraw)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, pl_module)
@@ -39,6 +114,11 @@ class RLProgressBar(TQDMProgressBar):
         progress = getattr(pl_module, "progress_metrics", None)
         if progress is not None:
             metrics.update(progress())
+        # The bar itself shows the env steps and their rate (over the run, for the ETA).
+        metrics.pop("env_steps", None)
+        metrics.pop("env_steps/s", None)
+        if "eval_return" in metrics:  # as text: tqdm shows numbers to 3 digits (-1.23e+03)
+            metrics["eval_return"] = f"{metrics['eval_return']:.1f}"
         return metrics
 
 

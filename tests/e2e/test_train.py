@@ -1,5 +1,6 @@
 """End to end: an in-process run and a real `python train.py` subprocess."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,21 @@ def test_tiny_run_in_process_writes_metrics_and_checkpoints(smoke_cfg, tmp_path:
     assert [e.step for e in evals] == [2024, 3048]
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_off_a_terminal_the_progress_bar_is_one_line_per_evaluation(smoke_cfg, capsys):
+    final_return = run(smoke_cfg("seed=3", "logger=none"))
+    out, err = capsys.readouterr()  # captured: stdout is not a terminal
+    lines = out.splitlines()
+    # One bar over the run (warm-up 1000, then two intervals of 1024), never an "Epoch N" one
+    # restarting per interval, and no redraws: no carriage returns, a line per evaluation.
+    assert [line.split("|")[2].split("[")[0].strip() for line in lines] == [
+        "2024/3048 env steps",
+        "3048/3048 env steps",
+    ]
+    assert all(re.search(r"\[\d\d:\d\d<\d\d:\d\d, [\d.]+ env steps/s", line) for line in lines)
+    assert lines[-1].endswith(f"eval_return={final_return:.1f}]")
+    assert "\r" not in out and "Epoch" not in out + err
 
 
 @pytest.mark.parametrize(
