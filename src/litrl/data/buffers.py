@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
+import gymnasium as gym
 import torch
 from torch import Tensor
 
+from litrl.data.fields import DISCRETE_ACTION, FieldSpec, space_fields, transition_fields
 from litrl.errors import ConfigError
 
 
@@ -44,20 +45,13 @@ class NStepSample(NamedTuple):
     bootstrap_steps: Tensor
 
 
-def _nbytes(shape: tuple[int, ...], dtype: torch.dtype) -> int:
-    return math.prod(shape) * torch.empty((), dtype=dtype).element_size()
-
-
-# action (long), reward (float32), terminated and episode_ended (bool): step_fields, per row.
-_STEP_FIELD_BYTES = 8 + 4 + 1 + 1
-
-
 class ReplayBuffer:
     """A ring buffer of transitions from ``num_envs`` vector envs, uniform sampling.
 
-    Storage is ``(capacity // num_envs, num_envs, ...)`` and is allocated once. n-step
-    windows are assembled at sample time by looking forward along each env's own column,
-    stopping at an episode end or at the newest stored step.
+    Storage is ``(capacity // num_envs, num_envs, ...)`` and is allocated once, a tensor per
+    field of ``field_specs`` (from the env's spaces: ``from_spaces``). n-step windows are
+    assembled at sample time by looking forward along each env's own column, stopping at an
+    episode end or at the newest stored step.
 
     Args:
         capacity: transitions held in all, across envs.
@@ -65,11 +59,18 @@ class ReplayBuffer:
         obs_shape: shape of one observation.
         device: where storage lives; the training device.
         obs_dtype: storage dtype for observations.
+        action_shape: shape of one action; ``()`` for a Discrete index.
+        action_dtype: storage dtype for actions: int64 for Discrete, float32 for Box.
     """
 
-    # What the buffer stores and checkpoints: the transitions' fields as they come. A subclass
-    # may store observations another way by overriding this and the hooks below ``__init__``.
-    stored_fields: tuple[str, ...] = Transitions._fields
+    # Annotated, not assigned: ``__init__`` allocates what ``field_specs`` lists.
+    obs: Tensor
+    action: Tensor
+    reward: Tensor
+    next_obs: Tensor
+    terminated: Tensor
+    episode_ended: Tensor
+
     step_fields = ("action", "reward", "terminated", "episode_ended")  # stored as they come
 
     def __init__(
@@ -79,31 +80,63 @@ class ReplayBuffer:
         obs_shape: tuple[int, ...],
         device: torch.device | str = "cpu",
         obs_dtype: torch.dtype = torch.float32,
+        action_shape: tuple[int, ...] = DISCRETE_ACTION.shape,
+        action_dtype: torch.dtype = DISCRETE_ACTION.dtype,
     ) -> None:
         if capacity < num_envs:
             raise ConfigError(f"buffer_capacity={capacity} must be at least num_envs={num_envs}.")
         self.steps_capacity = capacity // num_envs
         self.num_envs = num_envs
         self.device = torch.device(device)
+        obs = FieldSpec(tuple(obs_shape), obs_dtype)
+        self._setup_observations(obs)
+        self.fields = self.field_specs(obs, FieldSpec(tuple(action_shape), action_dtype))
+        # What the buffer stores and checkpoints, in this order.
+        self.stored_fields = tuple(self.fields)
         rows = (self.steps_capacity, num_envs)
-        self._allocate_observations(rows, obs_shape, obs_dtype)
-        self.action = torch.zeros(rows, dtype=torch.long, device=self.device)
-        self.reward = torch.zeros(rows, dtype=torch.float32, device=self.device)
-        self.terminated = torch.zeros(rows, dtype=torch.bool, device=self.device)
-        self.episode_ended = torch.zeros(rows, dtype=torch.bool, device=self.device)
+        for name, spec in self.fields.items():
+            setattr(
+                self, name, torch.zeros(rows + spec.shape, dtype=spec.dtype, device=self.device)
+            )
         self.pos = 0  # next row to write
         self.steps_stored = 0
 
     @classmethod
-    def bytes_per_transition(cls, obs_shape: tuple[int, ...], obs_dtype: torch.dtype) -> int:
-        """Storage one transition takes (known before anything is allocated)."""
-        return 2 * _nbytes(obs_shape, obs_dtype) + _STEP_FIELD_BYTES
+    def from_spaces(
+        cls,
+        capacity: int,
+        num_envs: int,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        device: torch.device | str = "cpu",
+    ) -> ReplayBuffer:
+        """A buffer for an env with these (single-env) spaces; see ``litrl.data.fields``."""
+        obs, action = space_fields(observation_space, action_space)
+        return cls(capacity, num_envs, obs.shape, device, obs.dtype, action.shape, action.dtype)
 
-    def _allocate_observations(
-        self, rows: tuple[int, int], obs_shape: tuple[int, ...], obs_dtype: torch.dtype
-    ) -> None:
-        self.obs = torch.zeros(rows + obs_shape, dtype=obs_dtype, device=self.device)
-        self.next_obs = torch.zeros_like(self.obs)
+    @classmethod
+    def field_specs(cls, obs: FieldSpec, action: FieldSpec) -> dict[str, FieldSpec]:
+        """The tensors the buffer stores, each one row's spec: allocation, checkpoints and the
+        byte counts all read this. A subclass that stores observations another way overrides
+        it and the hooks below."""
+        return transition_fields(obs, action)
+
+    @classmethod
+    def bytes_per_transition(
+        cls,
+        obs_shape: tuple[int, ...],
+        obs_dtype: torch.dtype,
+        action_shape: tuple[int, ...] = DISCRETE_ACTION.shape,
+        action_dtype: torch.dtype = DISCRETE_ACTION.dtype,
+    ) -> int:
+        """Storage one transition takes (known before anything is allocated)."""
+        specs = cls.field_specs(
+            FieldSpec(tuple(obs_shape), obs_dtype), FieldSpec(tuple(action_shape), action_dtype)
+        )
+        return sum(spec.nbytes for spec in specs.values())
+
+    def _setup_observations(self, obs: FieldSpec) -> None:
+        """Checks and state a subclass needs before its observation fields are allocated."""
 
     def _store_observations(self, rows: Tensor, chunk: Transitions) -> None:
         self.obs[rows] = chunk.obs.to(self.device, non_blocking=True)
@@ -174,7 +207,9 @@ class ReplayBuffer:
         # Checkpoints from before "steps_capacity" was saved: the rows must at least fit.
         capacity = state.get("steps_capacity", max(state["steps_stored"], self.steps_capacity))
         shapes_fit = all(
-            state[name].shape[1:] == getattr(self, name).shape[1:] for name in self.stored_fields
+            state[name].shape[1:] == getattr(self, name).shape[1:]
+            and state[name].dtype == getattr(self, name).dtype
+            for name in self.stored_fields
         )
         if capacity != self.steps_capacity or not shapes_fit:
             raise ConfigError(

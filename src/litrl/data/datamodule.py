@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
 from litrl.data.collector import Actor, Collector, Episodes, OnPolicyActor, evaluate
+from litrl.data.fields import FieldSpec, action_field, obs_field
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 from litrl.data.memory import check_fits
 from litrl.envs import EnvFactory, EnvSpec
@@ -317,13 +318,19 @@ class ReplayDataModule(EnvRolloutDataModule):
         self._check_buffer_fits(spec, torch.device("cpu"))  # the host's memory, before any write
         self.buffer: ReplayBuffer | None = None
 
-    def _buffer_class(self, spec: EnvSpec) -> tuple[type[ReplayBuffer], torch.dtype]:
-        buffer_class = FrameStackReplayBuffer if self._frames_once(spec) else ReplayBuffer
-        return buffer_class, torch.uint8 if spec.image_obs else torch.float32
+    def _buffer_class(self, spec: EnvSpec) -> type[ReplayBuffer]:
+        return FrameStackReplayBuffer if self._frames_once(spec) else ReplayBuffer
+
+    @staticmethod
+    def _fields(spec: EnvSpec) -> tuple[FieldSpec, FieldSpec]:
+        """How the env's observations and actions are stored (``litrl.data.fields``)."""
+        return obs_field(spec.obs_shape, spec.obs_dtype), action_field(spec.action_space)
 
     def _check_buffer_fits(self, spec: EnvSpec, device: torch.device) -> None:
-        buffer_class, obs_dtype = self._buffer_class(spec)
-        per_transition = buffer_class.bytes_per_transition(spec.obs_shape, obs_dtype)
+        obs, action = self._fields(spec)
+        per_transition = self._buffer_class(spec).bytes_per_transition(
+            obs.shape, obs.dtype, action.shape, action.dtype
+        )
         transitions = self.buffer_capacity // self.num_envs * self.num_envs
         check_fits(
             f"the replay buffer of algo.data.buffer_capacity={self.buffer_capacity} transitions "
@@ -370,10 +377,11 @@ class ReplayDataModule(EnvRolloutDataModule):
         spec = self.env.spec()
         if device.type == "cuda":  # the host was checked at construction; this is the GPU
             self._check_buffer_fits(spec, device)
-        buffer_class, obs_dtype = self._buffer_class(spec)
-        self.buffer = buffer_class(
-            self.buffer_capacity, self.num_envs, spec.obs_shape, device, obs_dtype
-        )
+        obs, action = self._fields(spec)
+        self.buffer = self._buffer_class(spec)(
+            self.buffer_capacity, self.num_envs, obs.shape, device, obs.dtype,
+            action.shape, action.dtype,
+        )  # fmt: skip
 
     def _frames_once(self, spec: EnvSpec) -> bool:
         stacked_frames = spec.image_obs and spec.frame_stack > 1

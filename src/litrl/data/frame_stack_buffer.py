@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from litrl.data.buffers import ReplayBuffer, Transitions
+from litrl.data.fields import FLAG, FieldSpec, transition_fields
 from litrl.errors import ConfigError
 
 OBS, NEXT_OBS = 0, 1  # slots of ``frames``: the newest frame of the observation, of the next one
@@ -31,26 +32,29 @@ class FrameStackReplayBuffer(ReplayBuffer):
     Args: as ``ReplayBuffer``; ``obs_shape`` is ``(k, H, W)``.
     """
 
-    stored_fields = ("frames", "episode_start", *ReplayBuffer.step_fields)
+    # Annotated, not assigned: ``__init__`` allocates what ``field_specs`` lists.
+    frames: Tensor
+    episode_start: Tensor
 
     @classmethod
-    def bytes_per_transition(cls, obs_shape: tuple[int, ...], obs_dtype: torch.dtype) -> int:
-        # Two frames a row and the episode-start flag, instead of two whole stacks.
-        frame_bytes = ReplayBuffer.bytes_per_transition(tuple(obs_shape[1:]), obs_dtype)
-        return frame_bytes + 1
+    def field_specs(cls, obs: FieldSpec, action: FieldSpec) -> dict[str, FieldSpec]:
+        # Two frames a row and the episode-start flag, instead of two whole stacks: the newest
+        # frame of the observation (slot OBS) and of the next one (slot NEXT_OBS). The start
+        # flag is True where a row's observation is its episode's first (the reset observation).
+        steps = transition_fields(obs, action)
+        return {
+            "frames": FieldSpec((2, *obs.shape[1:]), obs.dtype),
+            "episode_start": FLAG,
+            **{name: steps[name] for name in cls.step_fields},
+        }
 
-    def _allocate_observations(
-        self, rows: tuple[int, int], obs_shape: tuple[int, ...], obs_dtype: torch.dtype
-    ) -> None:
-        self.stack_size = obs_shape[0]
+    def _setup_observations(self, obs: FieldSpec) -> None:
+        self.stack_size = obs.shape[0]
         if self.steps_capacity <= self.stack_size:
             raise ConfigError(
                 f"algo.data.buffer_capacity holds {self.steps_capacity} steps per env, too few for "
                 f"stacks of {self.stack_size} frames; raise it."
             )
-        self.frames = torch.zeros((*rows, 2, *obs_shape[1:]), dtype=obs_dtype, device=self.device)
-        # True where a row's observation is its episode's first (the reset observation).
-        self.episode_start = torch.zeros(rows, dtype=torch.bool, device=self.device)
         self._checked = False  # whether a chunk has passed _check_frame_stacks
 
     def _store_observations(self, rows: Tensor, chunk: Transitions) -> None:
