@@ -17,7 +17,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams
 
-from litrl.data.collector import Actor, CollectInterrupted
+from litrl.data.collector import Actor, CollectInterrupted, EvaluationInterrupted
 from litrl.errors import RunAborted
 from litrl.video import episode_frames, video_summary
 
@@ -207,10 +207,11 @@ class GracefulStop(Callback):
     """On SIGINT or SIGTERM: stop at the next consistent point, write the checkpoint, stop.
 
     The consistent points are the end of a training step and every vector env step of a
-    collect (warm-up included): ``requested`` is the collector's ``should_stop``, so a slow env
-    delays the stop by one env step, not by a chunk. A collect stopped part-way keeps its steps
-    in the checkpoint and a resumed run continues it (``CollectInterrupted``). When an
-    evaluation is due it runs first and its own checkpoint is the final one. A second Ctrl-C
+    collect (warm-up included) or of an evaluation: ``requested`` is the ``should_stop`` of the
+    collector and of ``evaluate``, so a slow env delays the stop by one env step, not by a
+    chunk or an evaluation. A collect stopped part-way keeps its steps in the checkpoint and a
+    resumed run continues it (``CollectInterrupted``); an evaluation stopped part-way is
+    dropped and a resumed run runs it again (``EvaluationInterrupted``). A second Ctrl-C
     aborts at once (``RunAborted``); checkpoints are written by rename (``AtomicCheckpointIO``),
     so the last complete one stays loadable.
 
@@ -254,7 +255,9 @@ class GracefulStop(Callback):
         if self.signum is None or trainer.should_stop:
             return
         if batch_idx + 1 == trainer.num_training_batches:
-            return  # an epoch ends with an evaluation, whose checkpoint comes next and is final
+            # The epoch's evaluation comes next: it stops before its first env step
+            # (EvaluationInterrupted), and a resumed run runs it.
+            return
         trainer.save_checkpoint(self.checkpoint_path)
         raise StopRequested
 
@@ -272,6 +275,16 @@ class GracefulStop(Callback):
             if isinstance(exception, CollectInterrupted):
                 # Lightning's loop counters stand at the last finished training step, and the
                 # DataModule's state holds the collect under way: a consistent checkpoint.
+                trainer.save_checkpoint(self.checkpoint_path)
+            elif isinstance(exception, EvaluationInterrupted):
+                # Stopped while fetching the evaluation's one batch: the counters stand after the
+                # epoch's last training step, which Lightning reads on resume as "validated
+                # already" and would skip the evaluation. Marked as started and not processed,
+                # the evaluation is one Lightning restarts ("restarted mid evaluation"); the
+                # DataModule did not count it, so it runs again with the same seed.
+                progress = trainer.fit_loop.epoch_loop.val_loop.batch_progress
+                progress.increment_ready()
+                progress.increment_started()
                 trainer.save_checkpoint(self.checkpoint_path)
         finally:  # a second Ctrl-C during the save must not leave our handler installed
             self._restore_handlers()

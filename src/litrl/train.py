@@ -27,7 +27,7 @@ from litrl.callbacks import (
     log_hparams_to_tensorboard,
 )
 from litrl.checkpoint_io import AtomicCheckpointIO
-from litrl.data.collector import CollectInterrupted
+from litrl.data.collector import CollectInterrupted, EvaluationInterrupted
 from litrl.envs import EnvFactory
 from litrl.errors import ConfigError, RunAborted, RunInterrupted, TrainingDiverged, check_choice
 from litrl.perf import PerfBreakdown
@@ -129,7 +129,7 @@ def run(cfg: DictConfig) -> float:
                 )
             except TrainingDiverged as error:
                 raise TrainingDiverged(f"{error} {_last_good(stop.checkpoint_path)}") from error
-            except (StopRequested, CollectInterrupted):
+            except (StopRequested, CollectInterrupted, EvaluationInterrupted):
                 pass  # the final checkpoint is written; Lightning has finalized the loggers
             except RunAborted:
                 raise RunAborted(_aborted(stop.checkpoint_path, run_dir)) from None

@@ -11,6 +11,7 @@ import lightning as L
 import pytest
 import torch
 
+import litrl.data.datamodule
 import litrl.train
 from litrl import ConfigError, RunInterrupted
 from litrl.callbacks import GracefulStop
@@ -96,26 +97,42 @@ def test_stop_and_resume_equals_an_uninterrupted_run(
         assert torch.equal(expected[name], actual[name]), name
 
 
-def _run_with_signal_before_vector_step(cfg, monkeypatch, vector_step: int) -> None:
-    """Runs ``cfg`` with SIGINT raised just before its ``vector_step``-th collected vector step.
+def _run_with_signal_before_vector_step(
+    cfg, monkeypatch, vector_step: int, evaluation: int | None = None
+) -> None:
+    """Runs ``cfg`` with SIGINT raised just before its ``vector_step``-th collected vector step,
+    or with ``evaluation``, before that evaluation's ``vector_step``-th vector step.
 
-    The collector asks ``GracefulStop.requested`` before every vector step, so counting those
-    calls finds the step, warm-up included.
+    The collector and ``evaluate`` ask ``GracefulStop.requested`` before every vector step, so
+    counting those calls finds the step, warm-up included.
     """
-    requested = GracefulStop.requested
-    calls = 0
+    requested, evaluate = GracefulStop.requested, litrl.data.datamodule.evaluate
+    calls = evaluations = 0
+    evaluating = False
 
     def count_and_signal(self: GracefulStop) -> bool:
         nonlocal calls
+        if evaluating != (evaluation is not None) or evaluation not in (None, evaluations):
+            return requested(self)
         calls += 1
         if calls == vector_step:
             signal.raise_signal(signal.SIGINT)
         return requested(self)
 
+    def count_evaluations(*args, **kwargs):
+        nonlocal evaluations, evaluating
+        evaluations, evaluating = evaluations + 1, True
+        try:
+            return evaluate(*args, **kwargs)
+        finally:
+            evaluating = False
+
     monkeypatch.setattr(GracefulStop, "requested", count_and_signal)
+    monkeypatch.setattr(litrl.data.datamodule, "evaluate", count_evaluations)
     with pytest.raises(RunInterrupted):
         run(cfg)
     monkeypatch.setattr(GracefulStop, "requested", requested)
+    monkeypatch.setattr(litrl.data.datamodule, "evaluate", evaluate)
     assert calls == vector_step  # stopped right there, before the chunk was finished
 
 
@@ -138,6 +155,38 @@ def test_a_stop_between_vector_steps_resumes_as_an_uninterrupted_run(
     _run_with_signal_before_vector_step(
         compose(*overrides, run_dir=resumed_dir), monkeypatch, vector_step
     )
+    run(compose(*overrides, f"resume={resumed_dir}", run_dir=resumed_dir))
+
+    assert _metrics(resumed_dir) == _metrics(tmp_path / "straight")
+    expected, actual = _weights(tmp_path / "straight"), _weights(resumed_dir)
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
+
+
+@pytest.mark.parametrize(
+    ("algo", "vector_step"),
+    [
+        ("dqn", 1),  # the second evaluation, before its first vector step
+        ("ppo", 5),  # 5 vector steps into the second evaluation
+    ],
+)
+def test_a_stop_during_an_evaluation_resumes_as_an_uninterrupted_run(
+    compose, monkeypatch, tmp_path: Path, algo: str, vector_step: int
+) -> None:
+    overrides = [*SMALL, *ALGOS[algo]]
+    run(compose(*overrides, run_dir=tmp_path / "straight"))
+
+    resumed_dir = tmp_path / "resumed"
+    _run_with_signal_before_vector_step(
+        compose(*overrides, run_dir=resumed_dir), monkeypatch, vector_step, evaluation=2
+    )
+    stopped = torch.load(resumed_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (
+        stopped["litrl"]["env_steps"] == _metrics(tmp_path / "straight")["eval/return_mean"][1][0]
+    )
+    assert [step for step, _ in _metrics(resumed_dir)["eval/return_mean"]] == [
+        stopped["litrl"]["env_steps"] - 1024
+    ]  # the abandoned evaluation is not logged
     run(compose(*overrides, f"resume={resumed_dir}", run_dir=resumed_dir))
 
     assert _metrics(resumed_dir) == _metrics(tmp_path / "straight")

@@ -5,7 +5,7 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from litrl.data.collector import CollectInterrupted, Collector, evaluate
+from litrl.data.collector import CollectInterrupted, Collector, EvaluationInterrupted, evaluate
 from litrl.envs import EnvFactory
 from tests.toy_envs import CountingEnv
 
@@ -56,6 +56,20 @@ def test_evaluate_gives_each_env_a_fixed_quota_not_first_to_finish():
     )
     episodes = evaluate(FirstAction(), envs, episodes=6, seed=0, device=torch.device("cpu"))
     assert sorted(episodes.returns.tolist()) == [2.0, 2.0, 2.0, 9.0, 9.0, 9.0]
+
+
+def test_evaluate_asks_to_stop_before_every_vector_step():
+    envs = SyncVectorEnv(
+        [lambda: CountingEnv(length=2), lambda: CountingEnv(length=9)],
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
+    asked = []
+    with pytest.raises(EvaluationInterrupted, match="with 2 of 6 episodes done"):
+        evaluate(
+            FirstAction(), envs, episodes=6, seed=0, device=torch.device("cpu"),
+            should_stop=lambda: asked.append(1) or len(asked) > 4,
+        )  # fmt: skip
+    assert len(asked) == 5  # after 4 vector steps: env 0 finished 2 episodes, env 1 none
 
 
 def test_env_factory_vector_envs_report_the_true_final_obs():

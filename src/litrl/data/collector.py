@@ -62,6 +62,14 @@ class CollectInterrupted(Exception):
     """
 
 
+class EvaluationInterrupted(Exception):
+    """A stop was requested between two vector steps of a greedy evaluation.
+
+    The evaluation is abandoned: its episodes so far are dropped, and a resumed run runs it
+    again from its start, with the same seed.
+    """
+
+
 @dataclass
 class _Chunk:
     """A chunk being collected: host arrays ``(steps, num_envs, ...)`` filled up to ``filled``.
@@ -293,13 +301,22 @@ class Collector:
 
 
 def evaluate(
-    actor: Actor, envs: VectorEnv, episodes: int, seed: int, device: torch.device
+    actor: Actor,
+    envs: VectorEnv,
+    episodes: int,
+    seed: int,
+    device: torch.device,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Episodes:
     """Runs ``episodes`` greedy episodes spread over the sub-envs.
 
     Each sub-env gets a fixed quota up front, so short episodes are not over-counted the way
     "first N to finish" would count them.
+
+    Raises:
+        EvaluationInterrupted: ``should_stop()``, asked before every vector step, said True.
     """
+    should_stop = should_stop or _never
     quota = np.full(envs.num_envs, episodes // envs.num_envs)
     quota[: episodes % envs.num_envs] += 1
     returns: list[float] = []
@@ -308,6 +325,8 @@ def evaluate(
     running_length = np.zeros(envs.num_envs, dtype=np.int64)
     obs, _ = envs.reset(seed=seed)
     while quota.any():
+        if should_stop():
+            raise EvaluationInterrupted(f"stopped with {len(returns)} of {episodes} episodes done")
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
         action = actor.act(obs_t, env_steps=0, greedy=True).cpu().numpy()
         obs, reward, terminated, truncated, _ = envs.step(

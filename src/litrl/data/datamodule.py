@@ -104,8 +104,9 @@ class EnvRolloutDataModule(L.LightningDataModule):
         eval_num_envs: envs the evaluation episodes are spread over.
         seed: seeds the training envs; evaluation envs get ``seed + 10_000 + evaluation index``.
         actor: acts in the envs; defaults to the trainer's LightningModule.
-        should_stop: asked before every vector env step (warm-up included); True stops the
-            collect there with ``CollectInterrupted`` (``run()`` passes the signal handler's flag).
+        should_stop: asked before every vector env step (warm-up and evaluations included); True
+            stops the collect there with ``CollectInterrupted``, an evaluation with
+            ``EvaluationInterrupted`` (``run()`` passes the signal handler's flag).
     """
 
     warmup_env_steps = 0
@@ -237,11 +238,19 @@ class EnvRolloutDataModule(L.LightningDataModule):
         return _loader(_SizedIterable(1, self.evaluate))
 
     def evaluate(self) -> Episodes:
-        """Greedy episodes on the evaluation envs, seeded per evaluation for reproducibility."""
+        """Greedy episodes on the evaluation envs, seeded per evaluation for reproducibility.
+
+        An evaluation stopped part-way (``EvaluationInterrupted``) is not counted: a resumed run
+        runs it again with the same seed.
+        """
         assert self.actor is not None and self.collector is not None, "call setup() first"
         seed = self.seed + 10_000 + self.evaluations_done
+        episodes = evaluate(
+            self.actor, self.eval_envs, self.eval_episodes, seed, self.collector.device,
+            self.should_stop,
+        )  # fmt: skip
         self.evaluations_done += 1
-        return evaluate(self.actor, self.eval_envs, self.eval_episodes, seed, self.collector.device)
+        return episodes
 
     def teardown(self, stage: str) -> None:
         """Closes the envs; a later ``setup`` builds fresh ones."""
