@@ -98,6 +98,44 @@ def test_a_slow_env_stops_within_about_a_second_of_the_signal(
     assert not (run_dir / LOCK_NAME).exists()
 
 
+def test_a_stop_during_an_evaluation_does_not_wait_for_it(tmp_path: Path) -> None:
+    # One eval interval of 8 env steps after 16 warm-up steps (12 steps per training env), then
+    # 100 eval episodes of 20 steps on 2 envs: 100 s of evaluation at 0.1 s a vector step.
+    # An eval env marks its 30th step, which no training env reaches.
+    run_dir, started = tmp_path / "run", tmp_path / "started"
+    process = _train(
+        "env=custom",
+        "env.entry_point=tests.toy_envs:SlowEnv",
+        f"+env.kwargs.started_file={started}",
+        "+env.kwargs.mark_at_step=30",
+        "algo.data.num_envs=2",
+        "algo.data.warmup_env_steps=16",
+        "algo.data.batch_size=8",
+        "algo.data.env_steps_per_collect=8",
+        "eval.every_env_steps=8",
+        "total_env_steps=24",
+        "eval.episodes=100",
+        "logger=tensorboard",
+        f"hydra.run.dir={run_dir}",
+    )
+    deadline = time.time() + 120
+    while not started.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert started.exists(), process.communicate()[1][-2000:]
+    process.send_signal(signal.SIGINT)
+    signalled = time.time()
+    _, stderr = process.communicate(timeout=60)
+    assert time.time() - signalled < 5, "the stop waited for the evaluation"
+
+    assert process.returncode == 130, stderr[-2000:]
+    assert "interrupted by SIGINT at env step 24" in stderr and "Traceback" not in stderr
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["litrl"]["env_steps"] == 24  # all training done, the evaluation not
+    assert checkpoint["ReplayDataModule"]["evaluations_done"] == 0  # the resume runs it again
+    assert "eval/return_mean" not in read_scalars(run_dir)  # the abandoned one is no result
+    assert not (run_dir / LOCK_NAME).exists()
+
+
 def test_a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint(compose, tmp_path):
     # Rewards of 3e38 from the training envs' step 300 on (after the first evaluation, at env
     # step 2024): the squared TD error overflows.
