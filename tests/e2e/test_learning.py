@@ -45,6 +45,8 @@ def test_reinforce_reaches_the_cartpole_threshold(tmp_path: Path):
     [("ppo_cartpole", 475.0), ("a2c_cartpole", 475.0), ("ppo_pendulum", -250.0)],
 )
 def test_actor_critic_presets_learn(tmp_path: Path, preset: str, threshold: float):
-    final_return, evals = _train(tmp_path, f"experiment={preset}", "total_env_steps=100000")
+    # Each preset at its own budget: A2C swings on CartPole until it settles (seed 0 ends 100k
+    # env steps at 122 after holding 500), which is why a2c_cartpole trains for 500k.
+    final_return, evals = _train(tmp_path, f"experiment={preset}")
     assert max(evals) >= threshold, evals
     assert final_return >= threshold - 100, evals  # random Pendulum: -1,229; random CartPole: ~22
