@@ -156,6 +156,14 @@ class MultiDiscreteActionEnv(CountingEnv):
         self.action_space = gym.spaces.MultiDiscrete([2, 3])
 
 
+class UnboundedActionEnv(CountingEnv):
+    """A 1-D Box action space with infinite bounds, which a tanh-squashed actor cannot scale to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float32)
+
+
 # Ids for `env=gym env.package=tests.toy_envs env.id=...`: gymnasium's check_env does not run on
 # ids, so their faults reach litrl's own guard.
 gym.register("litrl-toys/TextReward-v0", entry_point=BrokenEnv, kwargs={"fault": "text_reward"})

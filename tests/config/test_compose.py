@@ -8,7 +8,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from litrl import ConfigError
-from litrl.algos import A2C, DQN, PPO, Reinforce
+from litrl.algos import A2C, DQN, PPO, TD3, Reinforce
 from litrl.algos.ppo import PPO_DEFAULTS
 from litrl.config import CONFIG_DIR, compose_config
 from litrl.data.datamodule import OnPolicyDataModule, ReplayDataModule
@@ -17,7 +17,11 @@ from litrl.train import build
 ALGOS = sorted(p.stem for p in (CONFIG_DIR / "algo").glob("*.yaml"))
 ENVS = sorted(p.stem for p in (CONFIG_DIR / "env").glob("*.yaml"))
 PRESETS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
-UNSUPPORTED = {("dqn", "pendulum")}  # continuous actions
+# refused by check_env (not at compose time), with this message
+UNSUPPORTED = {("dqn", "pendulum"): "DQN needs a Discrete action space"}  # continuous actions
+UNSUPPORTED |= {  # discrete actions
+    ("td3", env): "TD3 needs a 1-D Box action space" for env in ENVS if env != "pendulum"
+}
 REQUIRED = {  # generic env presets name their env on the command line
     "custom": ["env.entry_point=examples.course_gridworld:GridWorld"],
     "gym": ["env.id=FrozenLake-v1"],
@@ -31,7 +35,7 @@ def test_algo_env_pair_builds(algo: str, env: str, tmp_path: Path):
     cfg = compose_config(overrides + REQUIRED.get(env, []))
     env_factory = build(cfg.env)
     if (algo, env) in UNSUPPORTED:
-        with pytest.raises(ConfigError, match="needs a Discrete action space"):
+        with pytest.raises(ConfigError, match=UNSUPPORTED[algo, env]):
             get_class(cfg.algo._target_).check_env(env_factory)
         return
     spec = get_class(cfg.algo._target_).check_env(env_factory)
@@ -87,7 +91,7 @@ def _defaults(target: type) -> dict:
 def test_constructor_defaults_match_the_yaml_catalog(tmp_path: Path):
     """Plain-Python users get the same tuned agent as `python train.py` users."""
     nodes = {a: compose_config([f"algo={a}", f"run_dir={tmp_path}"]).algo for a in ALGOS}
-    targets = {"dqn": DQN, "reinforce": Reinforce, "a2c": A2C, "ppo": PPO}
+    targets = {"dqn": DQN, "reinforce": Reinforce, "a2c": A2C, "ppo": PPO, "td3": TD3}
     pairs = [(targets[a], nodes[a]) for a in ALGOS]
     pairs += [(ReplayDataModule, nodes["dqn"].data), (OnPolicyDataModule, nodes["reinforce"].data)]
     for target, node in pairs:

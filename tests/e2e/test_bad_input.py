@@ -89,6 +89,19 @@ CASES = {
         ["algo=ppo", "env=custom", f"env.entry_point={TOY}:MultiDiscreteActionEnv"],
         r"PPO needs a Discrete or a 1-D Box action space, but .*MultiDiscrete",
     ),
+    "TD3 on discrete actions": (
+        ["algo=td3"],
+        r"TD3 needs a 1-D Box action space, but CartPole-v1 has Discrete\(2\).* env=pendulum",
+    ),
+    "TD3 on unbounded actions": (
+        ["algo=td3", "env=custom", f"env.entry_point={TOY}:UnboundedActionEnv"],
+        r"TD3's tanh actor scales actions to the Box's bounds, but .* has unbounded actions "
+        r"Box\(-inf, inf.*finite low and high",
+    ),
+    "TD3 policy_delay zero": (
+        ["algo=td3", "env=pendulum", "algo.policy_delay=0"],
+        r"algo.policy_delay=0 .*\[1, inf\]",
+    ),
     "normalisation of image observations": (
         ["algo=ppo", "env=atari", "algo.normalize_obs=true"],
         r"algo.normalize_obs=true .* image frames; set algo.normalize_obs=false",

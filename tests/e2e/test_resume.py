@@ -28,6 +28,18 @@ ALGOS = {
     "a2c": ["algo=a2c"],
     # normaliser statistics and the per-env discounted returns must resume too
     "ppo": ["algo=ppo", "algo.normalize_obs=true", "algo.normalize_reward=true"],
+    # an odd number of critic updates per step: the policy_delay phase must resume mid-cycle
+    "td3": [
+        "algo=td3",
+        "env=pendulum",
+        "algo.data.warmup_env_steps=512",
+        "algo.data.buffer_capacity=8192",
+        "algo.data.batch_size=64",
+        "algo.data.updates_per_collect=7",
+        "algo.actor_hidden_sizes=[32,32]",
+        "algo.critic_hidden_sizes=[32,32]",
+        "algo.log_every_env_steps=384",
+    ],
 }
 
 

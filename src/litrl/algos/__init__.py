@@ -4,5 +4,6 @@ from litrl.algos.a2c import A2C
 from litrl.algos.dqn import DQN
 from litrl.algos.ppo import PPO
 from litrl.algos.reinforce import Reinforce
+from litrl.algos.td3 import TD3
 
-__all__ = ["A2C", "DQN", "PPO", "Reinforce"]
+__all__ = ["A2C", "DQN", "PPO", "TD3", "Reinforce"]

@@ -1,5 +1,6 @@
 """Return and advantage estimators over time-major ``(steps, num_envs)`` rollouts that cross
-episode ends: Monte-Carlo reward-to-go, whole-episode returns, GAE."""
+episode ends: Monte-Carlo reward-to-go, whole-episode returns, GAE; and the clipped double-Q
+target of replayed n-step windows."""
 
 from __future__ import annotations
 
@@ -129,3 +130,29 @@ def standardize(values: Tensor, mask: Tensor | None = None) -> Tensor:
     if selected.numel() < 2:
         return values - selected.mean() if selected.numel() else values
     return (values - selected.mean()) / (selected.std() + 1e-8)
+
+
+def clipped_double_q_target(
+    next_q: Tensor,
+    rewards: Tensor,
+    terminated: Tensor,
+    bootstrap_steps: Tensor,
+    gamma: float,
+) -> Tensor:
+    """The n-step target bootstrapped on the smallest of several critics' estimates (TD3, SAC).
+
+    target = sum_k gamma^k r_k + gamma^steps * (1 - terminated) * min_i next_q[i].
+
+    Args:
+        next_q: ``(n_critics, batch)`` target critics' values of the next observation and the
+            next action (SAC subtracts its entropy term before calling).
+        rewards: ``(batch, n_step)`` rewards, zero past each window's end.
+        terminated: ``(batch,)`` the window's last step ended the episode for good.
+        bootstrap_steps: ``(batch,)`` steps from the observation to the next one.
+        gamma: discount factor.
+    """
+    discounts = gamma ** torch.arange(rewards.shape[1], device=rewards.device)
+    n_step_return = (rewards * discounts).sum(dim=1)
+    # termination zeroes the bootstrap; truncation (a time limit) does not.
+    bootstrap = gamma**bootstrap_steps * next_q.min(dim=0).values * (~terminated)
+    return n_step_return + bootstrap

@@ -1,0 +1,299 @@
+"""Twin Delayed DDPG (TD3) as a LightningModule; DDPG is its special case."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+import torch
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from litrl.algos.base import GRAD_CLIP_MODES, RLModule
+from litrl.algos.dqn import soft_update
+from litrl.algos.returns import clipped_double_q_target
+from litrl.data.buffers import NStepSample
+from litrl.data.datamodule import RolloutBatch
+from litrl.envs import EnvSpec
+from litrl.errors import ConfigError, check_choice, check_range
+from litrl.nets import mlp, obs_encoder
+
+
+class DeterministicActor(nn.Module):
+    """obs -> tanh in [-1, 1]^A, scaled to the env's Box bounds ``[low, high]``."""
+
+    center: Tensor
+    half_range: Tensor
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        in_features: int,
+        action_low: Tensor,
+        action_high: Tensor,
+        hidden_sizes: Sequence[int],
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.net = mlp(in_features, action_low.numel(), hidden_sizes, activation, encoder)
+        self.register_buffer("center", (action_high + action_low) / 2)
+        self.register_buffer("half_range", (action_high - action_low) / 2)
+
+    def normalized(self, obs: Tensor) -> Tensor:
+        """The action in [-1, 1] units."""
+        return torch.tanh(self.net(obs))
+
+    def to_env(self, action: Tensor) -> Tensor:
+        """[-1, 1] units -> the env's bounds."""
+        return self.center + self.half_range * action
+
+    def to_unit(self, action: Tensor) -> Tensor:
+        """The env's bounds -> [-1, 1] units."""
+        return (action - self.center) / self.half_range
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.to_env(self.normalized(obs))
+
+
+class Critic(nn.Module):
+    """Q(s, a): the encoded observation and the action in [-1, 1] units, concatenated."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        in_features: int,
+        action_dim: int,
+        hidden_sizes: Sequence[int],
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.q = mlp(in_features + action_dim, 1, hidden_sizes, activation)
+
+    def forward(self, obs: Tensor, unit_action: Tensor) -> Tensor:
+        return self.q(torch.cat([self.encoder(obs), unit_action], dim=-1)).squeeze(-1)
+
+
+@torch.no_grad()
+def td3_target(
+    target_actor: DeterministicActor,
+    target_critics: nn.ModuleList,
+    batch: NStepSample,
+    gamma: float,
+    target_policy_noise: float,
+    target_noise_clip: float,
+) -> Tensor:
+    """The clipped double-Q target with target policy smoothing.
+
+    a' = clip(target_actor(s') + clip(N(0, noise), -noise_clip, noise_clip), -1, 1) in [-1, 1]
+    units; target = n-step return + gamma^steps * (1 - terminated) * min_i Q_target_i(s', a').
+    """
+    next_action = target_actor.normalized(batch.next_obs)
+    if target_policy_noise > 0:
+        noise = torch.randn_like(next_action) * target_policy_noise
+        next_action = next_action + noise.clamp(-target_noise_clip, target_noise_clip)
+        next_action = next_action.clamp(-1.0, 1.0)
+    next_q = torch.stack([critic(batch.next_obs, next_action) for critic in target_critics])
+    return clipped_double_q_target(
+        next_q, batch.rewards, batch.terminated, batch.bootstrap_steps, gamma
+    )
+
+
+class TD3(RLModule):
+    """TD3: a deterministic actor, twin critics, target policy smoothing, delayed updates.
+
+    Paper: Fujimoto et al., "Addressing Function Approximation Error in Actor-Critic Methods",
+    ICML 2018. DDPG (Lillicrap et al., ICLR 2016) is ``n_critics=1, target_policy_noise=0,
+    policy_delay=1`` (``experiment=ddpg_pendulum``).
+
+    Noise scales are fractions of half the action range (the paper's ``max_action``): the
+    networks work in [-1, 1] units and only the env sees its own bounds. Replayed actions are
+    stored in the env's units (the random warm-up samples them there).
+
+    Args:
+        obs_shape: shape of one observation (from the env).
+        n_actions: 0: TD3 acts only in Box spaces (from the env).
+        action_dim: size of the 1-D Box action space (from the env).
+        action_low: the Box's lower bounds (from the env).
+        action_high: the Box's upper bounds (from the env).
+        obs_categories: size of a Discrete observation space, one-hot encoded (from the env).
+        image_obs: observations are stacked uint8 frames, read by a Nature CNN (from the env).
+        actor_hidden_sizes: the actor's hidden widths.
+        critic_hidden_sizes: each critic's hidden widths.
+        activation: hidden-layer activation.
+        actor_lr: the actor's Adam learning rate.
+        critic_lr: the critics' Adam learning rate.
+        gamma: discount factor in [0, 1].
+        n_step: rewards summed before bootstrapping; the replay windows must have this length.
+        tau: Polyak weight of the online networks per target update, in (0, 1].
+        n_critics: critics whose minimum is the target (2: TD3's clipped double Q; 1: DDPG).
+        policy_delay: critic updates per actor and target update (1: DDPG).
+        target_policy_noise: std of the noise on the target action (0: no smoothing).
+        target_noise_clip: that noise is clipped to +-this.
+        exploration_noise: std of the Gaussian noise on the actions taken while training.
+        grad_clip_mode: value, norm or none.
+        grad_clip: the clip threshold for ``grad_clip_mode``.
+        log_every_env_steps: env steps between writes of training metrics.
+    """
+
+    action_spaces = ("box",)
+
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        n_actions: int,
+        action_dim: int,
+        action_low: Sequence[float],
+        action_high: Sequence[float],
+        obs_categories: int = 0,
+        image_obs: bool = False,
+        actor_hidden_sizes: Sequence[int] = (400, 300),
+        critic_hidden_sizes: Sequence[int] = (400, 300),
+        activation: str = "relu",
+        actor_lr: float = 1e-3,
+        critic_lr: float = 1e-3,
+        gamma: float = 0.99,
+        n_step: int = 1,
+        tau: float = 0.005,
+        n_critics: int = 2,
+        policy_delay: int = 2,
+        target_policy_noise: float = 0.2,
+        target_noise_clip: float = 0.5,
+        exploration_noise: float = 0.1,
+        grad_clip_mode: str = "none",
+        grad_clip: float = 10.0,
+        log_every_env_steps: int = 1_000,
+    ) -> None:
+        super().__init__(log_every_env_steps)
+        self.hp = self.save_arguments(_check_arguments)
+        self.n_actions = n_actions
+        low = torch.as_tensor(action_low, dtype=torch.float32)
+        high = torch.as_tensor(action_high, dtype=torch.float32)
+        encoder, in_features = obs_encoder(obs_shape, obs_categories, image_obs)
+        self.actor = DeterministicActor(
+            encoder, in_features, low, high, actor_hidden_sizes, activation
+        )
+        self.critics = nn.ModuleList(
+            Critic(copy.deepcopy(encoder), in_features, action_dim, critic_hidden_sizes, activation)
+            for _ in range(n_critics)
+        )
+        self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
+        self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
+        self.critic_updates = 0
+
+    @classmethod
+    def check_spec(cls, spec: EnvSpec) -> None:
+        space = spec.action_space
+        low, high = space.low, space.high  # type: ignore[attr-defined]
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            raise ConfigError(
+                f"{cls.__name__}'s tanh actor scales actions to the Box's bounds, but "
+                f"{spec.env_id} has unbounded actions {space}. Wrap the env so its action "
+                "space has finite low and high (e.g. gymnasium.wrappers.RescaleAction)."
+            )
+
+    @classmethod
+    def env_kwargs(cls, spec: EnvSpec) -> dict[str, Any]:
+        space = spec.action_space
+        return {
+            **super().env_kwargs(spec),
+            "action_low": [float(x) for x in space.low],  # type: ignore[attr-defined]
+            "action_high": [float(x) for x in space.high],  # type: ignore[attr-defined]
+        }
+
+    # ---- acting -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
+        """The deterministic action plus Gaussian exploration noise (none when greedy)."""
+        action = self.actor.normalized(obs)
+        if not greedy and self.hp.exploration_noise > 0:
+            noise = torch.randn_like(action) * self.hp.exploration_noise
+            action = (action + noise).clamp(-1.0, 1.0)
+        return self.actor.to_env(action)
+
+    # ---- learning -----------------------------------------------------------------------
+
+    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
+        actor_optimizer, critic_optimizer = cast(list[LightningOptimizer], self.optimizers())
+        hp = self.hp
+        sample = batch.sample
+        if sample.rewards.shape[-1] != hp.n_step:
+            raise ConfigError(
+                f"algo.n_step={hp.n_step} but the replay windows hold {sample.rewards.shape[-1]} "
+                "steps; set the DataModule's n_step to the same value."
+            )
+        updates_before = self.updates
+        for i in range(sample.action.shape[0]):
+            minibatch = NStepSample(*(field[i] for field in sample))
+            self.learn(minibatch, actor_optimizer, critic_optimizer)
+        self.finish_training_step(
+            batch.env_steps,
+            self.updates - updates_before,
+            batch.episode_returns,
+            batch.episode_lengths,
+        )
+
+    def learn(
+        self,
+        batch: NStepSample,
+        actor_optimizer: LightningOptimizer,
+        critic_optimizer: LightningOptimizer,
+    ) -> None:
+        """One critic update; every ``policy_delay``-th, an actor update and the target updates."""
+        hp = self.hp
+        target = td3_target(
+            self.target_actor,
+            self.target_critics,
+            batch,
+            hp.gamma,
+            hp.target_policy_noise,
+            hp.target_noise_clip,
+        )
+        unit_action = self.actor.to_unit(batch.action)
+        q_values = [critic(batch.obs, unit_action) for critic in self.critics]
+        critic_loss = torch.stack([F.mse_loss(q, target) for q in q_values]).sum()
+        self.update(critic_loss, critic_optimizer, hp.grad_clip_mode, hp.grad_clip)
+        self.critic_updates += 1
+        self.accumulate("train/critic_loss", critic_loss)
+        self.accumulate("train/q_mean", q_values[0].mean())
+        if self.critic_updates % hp.policy_delay:
+            return
+        # The actor climbs the first critic; the critics' gradients from this backward are
+        # discarded by their next zero_grad.
+        actor_loss = -self.critics[0](batch.obs, self.actor.normalized(batch.obs)).mean()
+        self.update(actor_loss, actor_optimizer, hp.grad_clip_mode, hp.grad_clip)
+        self.accumulate("train/actor_loss", actor_loss)
+        soft_update(self.target_actor, self.actor, hp.tau)
+        soft_update(self.target_critics, self.critics, hp.tau)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        hp = self.hp
+        return [
+            torch.optim.Adam(self.actor.parameters(), lr=hp.actor_lr),
+            torch.optim.Adam(self.critics.parameters(), lr=hp.critic_lr),
+        ]
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"critic_updates": self.critic_updates}
+
+    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
+        self.critic_updates = extras.get("critic_updates", 0)
+
+
+def _check_arguments(args: dict[str, Any]) -> None:
+    check_range("algo.gamma", args["gamma"], 0.0, 1.0)
+    check_range("algo.actor_lr", args["actor_lr"], 0.0, math.inf, low_open=True)
+    check_range("algo.critic_lr", args["critic_lr"], 0.0, math.inf, low_open=True)
+    check_range("algo.n_step", args["n_step"], 1, math.inf)
+    check_range("algo.tau", args["tau"], 0.0, 1.0, low_open=True)
+    check_range("algo.n_critics", args["n_critics"], 1, math.inf)
+    check_range("algo.policy_delay", args["policy_delay"], 1, math.inf)
+    check_range("algo.target_policy_noise", args["target_policy_noise"], 0.0, math.inf)
+    check_range("algo.target_noise_clip", args["target_noise_clip"], 0.0, math.inf)
+    check_range("algo.exploration_noise", args["exploration_noise"], 0.0, math.inf)
+    check_choice("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES)
