@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import torch
@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import GRAD_CLIP_MODES, RLModule
+from litrl.algos.returns import n_step_target
 from litrl.algos.schedules import SCHEDULES, decay, lr_scheduler
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
@@ -44,11 +45,7 @@ def td_target(
     chooser = q_net(batch.next_obs) if double_q else next_q_target
     next_action = chooser.argmax(dim=1, keepdim=True)
     next_value = next_q_target.gather(1, next_action).squeeze(1)
-    discounts = gamma ** torch.arange(batch.rewards.shape[1], device=batch.rewards.device)
-    n_step_return = (batch.rewards * discounts).sum(dim=1)
-    # termination zeroes the bootstrap; truncation (a time limit) does not.
-    bootstrap = gamma**batch.bootstrap_steps * next_value * (~batch.terminated)
-    return n_step_return + bootstrap
+    return n_step_target(next_value, batch.rewards, batch.terminated, batch.bootstrap_steps, gamma)
 
 
 def td_loss(
@@ -74,6 +71,18 @@ def make_optimizer(
 ) -> torch.optim.AdamW:
     """DQN's AdamW; the fused kernel runs a CartPole-sized update about 10% faster on CPU."""
     return torch.optim.AdamW(params, lr=lr, amsgrad=amsgrad, weight_decay=weight_decay, fused=True)
+
+
+def replay_minibatches(sample: NStepSample, n_step: int) -> Iterator[NStepSample]:
+    """The minibatches of one collect's replay sample (stacked ``(updates, batch, ...)``), after
+    checking that its windows are as long as the algorithm's ``n_step`` (DQN, TD3)."""
+    if sample.rewards.shape[-1] != n_step:
+        raise ConfigError(
+            f"algo.n_step={n_step} but the replay windows hold {sample.rewards.shape[-1]} "
+            "steps; set the DataModule's n_step to the same value."
+        )
+    for i in range(sample.action.shape[0]):
+        yield NStepSample(*(field[i] for field in sample))
 
 
 @torch.no_grad()
@@ -191,13 +200,7 @@ class DQN(RLModule):
         optimizer = cast(LightningOptimizer, self.optimizers())
         hp = self.hp
         sample = batch.sample
-        if sample.rewards.shape[-1] != hp.n_step:
-            raise ConfigError(
-                f"algo.n_step={hp.n_step} but the replay windows hold {sample.rewards.shape[-1]} "
-                "steps; set the DataModule's n_step to the same value."
-            )
-        for i in range(sample.action.shape[0]):
-            minibatch = NStepSample(*(field[i] for field in sample))
+        for minibatch in replay_minibatches(sample, hp.n_step):
             loss, q_taken = td_loss(
                 self.q_net, self.target_net, minibatch, hp.gamma, hp.double_q, hp.loss
             )

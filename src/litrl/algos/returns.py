@@ -151,8 +151,20 @@ def clipped_double_q_target(
         bootstrap_steps: ``(batch,)`` steps from the observation to the next one.
         gamma: discount factor.
     """
+    return n_step_target(next_q.min(dim=0).values, rewards, terminated, bootstrap_steps, gamma)
+
+
+def n_step_target(
+    next_value: Tensor,
+    rewards: Tensor,
+    terminated: Tensor,
+    bootstrap_steps: Tensor,
+    gamma: float,
+) -> Tensor:
+    """The n-step target of replayed windows: ``sum_k gamma^k r_k + gamma^steps * (1 - terminated)
+    * next_value``, with the shapes of ``clipped_double_q_target`` (``next_value``: ``(batch,)``)."""
     discounts = gamma ** torch.arange(rewards.shape[1], device=rewards.device)
     n_step_return = (rewards * discounts).sum(dim=1)
     # termination zeroes the bootstrap; truncation (a time limit) does not.
-    bootstrap = gamma**bootstrap_steps * next_q.min(dim=0).values * (~terminated)
+    bootstrap = gamma**bootstrap_steps * next_value * (~terminated)
     return n_step_return + bootstrap

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from litrl.algos.base import GRAD_CLIP_MODES, RLModule
-from litrl.algos.dqn import soft_update
+from litrl.algos.dqn import replay_minibatches, soft_update
 from litrl.algos.returns import clipped_double_q_target
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
@@ -221,15 +221,8 @@ class TD3(RLModule):
     def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
         actor_optimizer, critic_optimizer = cast(list[LightningOptimizer], self.optimizers())
         hp = self.hp
-        sample = batch.sample
-        if sample.rewards.shape[-1] != hp.n_step:
-            raise ConfigError(
-                f"algo.n_step={hp.n_step} but the replay windows hold {sample.rewards.shape[-1]} "
-                "steps; set the DataModule's n_step to the same value."
-            )
         updates_before = self.updates
-        for i in range(sample.action.shape[0]):
-            minibatch = NStepSample(*(field[i] for field in sample))
+        for minibatch in replay_minibatches(batch.sample, hp.n_step):
             self.learn(minibatch, actor_optimizer, critic_optimizer)
         self.finish_training_step(
             batch.env_steps,
