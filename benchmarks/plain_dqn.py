@@ -13,7 +13,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from litrl.algos.dqn import make_optimizer, soft_update, td_loss
+from litrl.algos.dqn import make_optimizer, td_loss
+from litrl.algos.off_policy import soft_update
 from litrl.algos.schedules import decay
 from litrl.data.buffers import ReplayBuffer
 from litrl.data.collector import Collector, evaluate

@@ -8,7 +8,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from litrl import ConfigError
-from litrl.algos import A2C, DQN, PPO, TD3, Reinforce
+from litrl.algos import A2C, DQN, PPO, SAC, TD3, Reinforce
 from litrl.algos.ppo import PPO_DEFAULTS
 from litrl.config import CONFIG_DIR, compose_config
 from litrl.data.datamodule import OnPolicyDataModule, ReplayDataModule
@@ -20,7 +20,10 @@ PRESETS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 # refused by check_env (not at compose time), with this message
 UNSUPPORTED = {("dqn", "pendulum"): "DQN needs a Discrete action space"}  # continuous actions
 UNSUPPORTED |= {  # discrete actions
-    ("td3", env): "TD3 needs a 1-D Box action space" for env in ENVS if env != "pendulum"
+    (algo, env): f"{algo.upper()} needs a 1-D Box action space"
+    for algo in ("td3", "sac")
+    for env in ENVS
+    if env != "pendulum"
 }
 REQUIRED = {  # generic env presets name their env on the command line
     "custom": ["env.entry_point=examples.course_gridworld:GridWorld"],
@@ -91,7 +94,14 @@ def _defaults(target: type) -> dict:
 def test_constructor_defaults_match_the_yaml_catalog(tmp_path: Path):
     """Plain-Python users get the same tuned agent as `python train.py` users."""
     nodes = {a: compose_config([f"algo={a}", f"run_dir={tmp_path}"]).algo for a in ALGOS}
-    targets = {"dqn": DQN, "reinforce": Reinforce, "a2c": A2C, "ppo": PPO, "td3": TD3}
+    targets = {
+        "dqn": DQN,
+        "reinforce": Reinforce,
+        "a2c": A2C,
+        "ppo": PPO,
+        "td3": TD3,
+        "sac": SAC,
+    }
     pairs = [(targets[a], nodes[a]) for a in ALGOS]
     pairs += [(ReplayDataModule, nodes["dqn"].data), (OnPolicyDataModule, nodes["reinforce"].data)]
     for target, node in pairs:

@@ -102,6 +102,18 @@ CASES = {
         ["algo=td3", "env=pendulum", "algo.policy_delay=0"],
         r"algo.policy_delay=0 .*\[1, inf\]",
     ),
+    "SAC on discrete actions": (
+        ["algo=sac"],
+        r"SAC needs a 1-D Box action space, but CartPole-v1 has Discrete\(2\).* env=pendulum",
+    ),
+    "SAC on unbounded actions": (
+        ["algo=sac", "env=custom", f"env.entry_point={TOY}:UnboundedActionEnv"],
+        r"SAC's tanh actor scales actions to the Box's bounds, but .* has unbounded actions",
+    ),
+    "SAC target entropy with a fixed alpha": (
+        ["algo=sac", "env=pendulum", "algo.learn_alpha=false", "algo.target_entropy=-2"],
+        r"algo.target_entropy=-2 only steers a learned alpha, but algo.learn_alpha=false",
+    ),
     "normalisation of image observations": (
         ["algo=ppo", "env=atari", "algo.normalize_obs=true"],
         r"algo.normalize_obs=true .* image frames; set algo.normalize_obs=false",

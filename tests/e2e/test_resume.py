@@ -40,6 +40,19 @@ ALGOS = {
         "algo.critic_hidden_sizes=[32,32]",
         "algo.log_every_env_steps=384",
     ],
+    # the learned temperature and its optimizer, and a target update interval mid-cycle
+    "sac": [
+        "algo=sac",
+        "env=pendulum",
+        "algo.data.warmup_env_steps=512",
+        "algo.data.buffer_capacity=8192",
+        "algo.data.batch_size=64",
+        "algo.data.updates_per_collect=7",
+        "algo.target_update_interval=2",
+        "algo.actor_hidden_sizes=[32,32]",
+        "algo.critic_hidden_sizes=[32,32]",
+        "algo.log_every_env_steps=384",
+    ],
 }
 
 

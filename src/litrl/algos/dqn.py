@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import torch
@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import GRAD_CLIP_MODES, RLModule
+from litrl.algos.off_policy import replay_minibatches, soft_update
 from litrl.algos.returns import n_step_target
 from litrl.algos.schedules import SCHEDULES, decay, lr_scheduler
 from litrl.data.buffers import NStepSample
@@ -71,24 +72,6 @@ def make_optimizer(
 ) -> torch.optim.AdamW:
     """DQN's AdamW; the fused kernel runs a CartPole-sized update about 10% faster on CPU."""
     return torch.optim.AdamW(params, lr=lr, amsgrad=amsgrad, weight_decay=weight_decay, fused=True)
-
-
-def replay_minibatches(sample: NStepSample, n_step: int) -> Iterator[NStepSample]:
-    """The minibatches of one collect's replay sample (stacked ``(updates, batch, ...)``), after
-    checking that its windows are as long as the algorithm's ``n_step`` (DQN, TD3)."""
-    if sample.rewards.shape[-1] != n_step:
-        raise ConfigError(
-            f"algo.n_step={n_step} but the replay windows hold {sample.rewards.shape[-1]} "
-            "steps; set the DataModule's n_step to the same value."
-        )
-    for i in range(sample.action.shape[0]):
-        yield NStepSample(*(field[i] for field in sample))
-
-
-@torch.no_grad()
-def soft_update(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
-    """Polyak averaging: target <- tau * online + (1 - tau) * target, one fused call."""
-    torch._foreach_lerp_(list(target_net.parameters()), list(q_net.parameters()), tau)
 
 
 class DQN(RLModule):

@@ -7,27 +7,23 @@ import math
 from collections.abc import Sequence
 from typing import Any, cast
 
-import numpy as np
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from litrl.algos.base import GRAD_CLIP_MODES, RLModule
-from litrl.algos.dqn import replay_minibatches, soft_update
+from litrl.algos.base import GRAD_CLIP_MODES
+from litrl.algos.continuous import BoundedActor, BoxActionModule, twin_critics
+from litrl.algos.off_policy import replay_minibatches, soft_update
 from litrl.algos.returns import clipped_double_q_target
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
-from litrl.envs import EnvSpec
-from litrl.errors import ConfigError, check_choice, check_range
+from litrl.errors import check_choice, check_range
 from litrl.nets import mlp, obs_encoder
 
 
-class DeterministicActor(nn.Module):
+class DeterministicActor(BoundedActor):
     """obs -> tanh in [-1, 1]^A, scaled to the env's Box bounds ``[low, high]``."""
-
-    center: Tensor
-    half_range: Tensor
 
     def __init__(
         self,
@@ -38,44 +34,15 @@ class DeterministicActor(nn.Module):
         hidden_sizes: Sequence[int],
         activation: str,
     ) -> None:
-        super().__init__()
+        super().__init__(action_low, action_high)
         self.net = mlp(in_features, action_low.numel(), hidden_sizes, activation, encoder)
-        self.register_buffer("center", (action_high + action_low) / 2)
-        self.register_buffer("half_range", (action_high - action_low) / 2)
 
     def normalized(self, obs: Tensor) -> Tensor:
         """The action in [-1, 1] units."""
         return torch.tanh(self.net(obs))
 
-    def to_env(self, action: Tensor) -> Tensor:
-        """[-1, 1] units -> the env's bounds."""
-        return self.center + self.half_range * action
-
-    def to_unit(self, action: Tensor) -> Tensor:
-        """The env's bounds -> [-1, 1] units."""
-        return (action - self.center) / self.half_range
-
     def forward(self, obs: Tensor) -> Tensor:
         return self.to_env(self.normalized(obs))
-
-
-class Critic(nn.Module):
-    """Q(s, a): the encoded observation and the action in [-1, 1] units, concatenated."""
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        in_features: int,
-        action_dim: int,
-        hidden_sizes: Sequence[int],
-        activation: str,
-    ) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.q = mlp(in_features + action_dim, 1, hidden_sizes, activation)
-
-    def forward(self, obs: Tensor, unit_action: Tensor) -> Tensor:
-        return self.q(torch.cat([self.encoder(obs), unit_action], dim=-1)).squeeze(-1)
 
 
 @torch.no_grad()
@@ -103,7 +70,7 @@ def td3_target(
     )
 
 
-class TD3(RLModule):
+class TD3(BoxActionModule):
     """TD3: a deterministic actor, twin critics, target policy smoothing, delayed updates.
 
     Paper: Fujimoto et al., "Addressing Function Approximation Error in Actor-Critic Methods",
@@ -140,8 +107,6 @@ class TD3(RLModule):
         log_every_env_steps: env steps between writes of training metrics.
     """
 
-    action_spaces = ("box",)
-
     def __init__(
         self,
         obs_shape: Sequence[int],
@@ -177,33 +142,12 @@ class TD3(RLModule):
         self.actor = DeterministicActor(
             encoder, in_features, low, high, actor_hidden_sizes, activation
         )
-        self.critics = nn.ModuleList(
-            Critic(copy.deepcopy(encoder), in_features, action_dim, critic_hidden_sizes, activation)
-            for _ in range(n_critics)
+        self.critics = twin_critics(
+            encoder, in_features, action_dim, critic_hidden_sizes, activation, n_critics
         )
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
         self.critic_updates = 0
-
-    @classmethod
-    def check_spec(cls, spec: EnvSpec) -> None:
-        space = spec.action_space
-        low, high = space.low, space.high  # type: ignore[attr-defined]
-        if not (np.isfinite(low).all() and np.isfinite(high).all()):
-            raise ConfigError(
-                f"{cls.__name__}'s tanh actor scales actions to the Box's bounds, but "
-                f"{spec.env_id} has unbounded actions {space}. Wrap the env so its action "
-                "space has finite low and high (e.g. gymnasium.wrappers.RescaleAction)."
-            )
-
-    @classmethod
-    def env_kwargs(cls, spec: EnvSpec) -> dict[str, Any]:
-        space = spec.action_space
-        return {
-            **super().env_kwargs(spec),
-            "action_low": [float(x) for x in space.low],  # type: ignore[attr-defined]
-            "action_high": [float(x) for x in space.high],  # type: ignore[attr-defined]
-        }
 
     # ---- acting -------------------------------------------------------------------------
 

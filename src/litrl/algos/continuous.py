@@ -1,0 +1,102 @@
+"""What the continuous-control actor-critics (TD3, SAC) share: the Box-bounds check and
+constructor arguments, actions scaled between [-1, 1] and the env's bounds, and Q(s, a) critics."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from litrl.algos.base import RLModule
+from litrl.envs import EnvSpec
+from litrl.errors import ConfigError
+from litrl.nets import mlp
+
+
+class BoxActionModule(RLModule):
+    """An algorithm whose actor squashes actions into [-1, 1] and scales them to the Box's bounds:
+    it needs finite bounds, and takes them as the ``action_low`` / ``action_high`` arguments."""
+
+    action_spaces = ("box",)
+
+    @classmethod
+    def check_spec(cls, spec: EnvSpec) -> None:
+        space = spec.action_space
+        low, high = space.low, space.high  # type: ignore[attr-defined]
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            raise ConfigError(
+                f"{cls.__name__}'s tanh actor scales actions to the Box's bounds, but "
+                f"{spec.env_id} has unbounded actions {space}. Wrap the env so its action "
+                "space has finite low and high (e.g. gymnasium.wrappers.RescaleAction)."
+            )
+
+    @classmethod
+    def env_kwargs(cls, spec: EnvSpec) -> dict[str, Any]:
+        space = spec.action_space
+        return {
+            **super().env_kwargs(spec),
+            "action_low": [float(x) for x in space.low],  # type: ignore[attr-defined]
+            "action_high": [float(x) for x in space.high],  # type: ignore[attr-defined]
+        }
+
+
+class BoundedActor(nn.Module):
+    """An actor that works in [-1, 1] units; only the env sees its own bounds ``[low, high]``.
+
+    Replayed actions are stored in the env's units (the random warm-up samples them there), so
+    the critics read them back through ``to_unit``.
+    """
+
+    center: Tensor
+    half_range: Tensor
+
+    def __init__(self, action_low: Tensor, action_high: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("center", (action_high + action_low) / 2)
+        self.register_buffer("half_range", (action_high - action_low) / 2)
+
+    def to_env(self, action: Tensor) -> Tensor:
+        """[-1, 1] units -> the env's bounds."""
+        return self.center + self.half_range * action
+
+    def to_unit(self, action: Tensor) -> Tensor:
+        """The env's bounds -> [-1, 1] units."""
+        return (action - self.center) / self.half_range
+
+
+class Critic(nn.Module):
+    """Q(s, a): the encoded observation and the action in [-1, 1] units, concatenated."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        in_features: int,
+        action_dim: int,
+        hidden_sizes: Sequence[int],
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.q = mlp(in_features + action_dim, 1, hidden_sizes, activation)
+
+    def forward(self, obs: Tensor, unit_action: Tensor) -> Tensor:
+        return self.q(torch.cat([self.encoder(obs), unit_action], dim=-1)).squeeze(-1)
+
+
+def twin_critics(
+    encoder: nn.Module,
+    in_features: int,
+    action_dim: int,
+    hidden_sizes: Sequence[int],
+    activation: str,
+    n_critics: int,
+) -> nn.ModuleList:
+    """``n_critics`` independent critics, each with its own copy of the observation encoder."""
+    return nn.ModuleList(
+        Critic(copy.deepcopy(encoder), in_features, action_dim, hidden_sizes, activation)
+        for _ in range(n_critics)
+    )
