@@ -1,5 +1,7 @@
 """TD3 and SAC: litrl vs Stable-Baselines3 with the RL Zoo's hyperparameters.
 
+(About 420 lines: the Zoo's settings for four cases with their sources, both workers, the report.)
+
     python -m benchmarks.bench_continuous [--seeds 0 1 2 3 4] [--cases td3_pendulum sac_pendulum]
         [--libs litrl sb3] [--env-steps N] [--warmup-env-steps N] [--override KEY=VALUE ...]
 
