@@ -129,7 +129,7 @@ def test_alpha_rises_when_entropy_is_below_target_and_falls_when_above(
     module = _module(target_entropy=target_entropy)
     optimizers = _plain_optimizers(module, monkeypatch)
     for _ in range(5):
-        module.learn(_batch(), *optimizers)
+        module.learn(_batch(), optimizers)
     assert (module.log_alpha.item() > 0) == grows
 
 
@@ -141,7 +141,7 @@ def test_fixed_alpha_is_not_learned_and_default_target_entropy_is_minus_action_d
     torch.manual_seed(0)
     optimizers = _plain_optimizers(module, monkeypatch)
     assert len(optimizers) == 2
-    module.learn(_batch(), *optimizers)
+    module.learn(_batch(), optimizers)
     assert module.log_alpha.exp().item() == pytest.approx(0.2)
 
 
@@ -157,7 +157,7 @@ def test_targets_follow_every_target_update_interval_gradient_steps(interval: in
     optimizers = _plain_optimizers(module, monkeypatch)
     for n in range(1, 2 * interval + 1):
         before = [p.clone() for p in module.target_critics.parameters()]
-        module.learn(_batch(), *optimizers)
+        module.learn(_batch(), optimizers)
         moved = [
             not torch.equal(a, b)
             for a, b in zip(before, module.target_critics.parameters(), strict=True)
@@ -171,7 +171,7 @@ def test_a_learning_step_moves_actor_and_critics_but_never_the_targets_by_gradie
     optimizers = _plain_optimizers(module, monkeypatch)
     actor = [p.clone() for p in module.actor.parameters()]
     critics = [p.clone() for p in module.critics.parameters()]
-    module.learn(_batch(), *optimizers)
+    module.learn(_batch(), optimizers)
     assert all(not torch.equal(a, b) for a, b in zip(actor, module.actor.parameters(), strict=True))
     assert all(
         not torch.equal(a, b) for a, b in zip(critics, module.critics.parameters(), strict=True)

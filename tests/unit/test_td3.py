@@ -126,7 +126,7 @@ def test_actor_and_targets_update_exactly_every_policy_delay_critic_updates(
         actor_before = [p.clone() for p in module.actor.parameters()]
         targets_before = [p.clone() for p in module.target_actor.parameters()]
         targets_before += [p.clone() for p in module.target_critics.parameters()]
-        module.learn(batch, actor_opt, critic_opt)
+        module.learn(batch, [actor_opt, critic_opt])
         due = n % policy_delay == 0
         assert steps[-1] == ("actor" if due else "critic")
         actor_moved = any(
@@ -164,5 +164,5 @@ def test_the_ddpg_preset_builds_one_critic_and_updates_the_actor_every_step(
     assert module.actor.to_env(torch.tensor([[-1.0], [1.0]])).flatten().tolist() == [-2.0, 2.0]
     steps, actor_opt, critic_opt = _record_updates(module, monkeypatch)
     for _ in range(3):
-        module.learn(_random_batch(), actor_opt, critic_opt)
+        module.learn(_random_batch(), [actor_opt, critic_opt])
     assert steps == ["critic", "actor"] * 3

@@ -4,24 +4,48 @@ constructor arguments, actions scaled between [-1, 1] and the env's bounds, and 
 from __future__ import annotations
 
 import copy
+from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
 from litrl.algos.base import RLModule
+from litrl.algos.off_policy import replay_minibatches
+from litrl.data.buffers import NStepSample
+from litrl.data.datamodule import RolloutBatch
 from litrl.envs import EnvSpec
 from litrl.errors import ConfigError
 from litrl.nets import mlp
 
 
 class BoxActionModule(RLModule):
-    """An algorithm whose actor squashes actions into [-1, 1] and scales them to the Box's bounds:
-    it needs finite bounds, and takes them as the ``action_low`` / ``action_high`` arguments."""
+    """A replay-based actor-critic whose actor squashes actions into [-1, 1] and scales them to
+    the Box's bounds: it needs finite bounds, and takes them as the ``action_low`` /
+    ``action_high`` arguments. Each training step runs ``learn`` on every minibatch of the
+    collect's replay sample, with the optimizers in ``configure_optimizers``' order."""
 
     action_spaces = ("box",)
+
+    @abstractmethod
+    def learn(self, batch: NStepSample, optimizers: Sequence[LightningOptimizer]) -> None:
+        """One gradient step on one minibatch, each update through ``update()``; ``optimizers``
+        in ``configure_optimizers``' order."""
+
+    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
+        optimizers = cast(list[LightningOptimizer], self.optimizers())
+        updates_before = self.updates
+        for minibatch in replay_minibatches(batch.sample, self.hparams["n_step"]):
+            self.learn(minibatch, optimizers)
+        self.finish_training_step(
+            batch.env_steps,
+            self.updates - updates_before,
+            batch.episode_returns,
+            batch.episode_lengths,
+        )
 
     @classmethod
     def check_spec(cls, spec: EnvSpec) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
@@ -14,10 +14,9 @@ from torch.nn import functional as F
 
 from litrl.algos.base import GRAD_CLIP_MODES
 from litrl.algos.continuous import BoundedActor, BoxActionModule, twin_critics
-from litrl.algos.off_policy import replay_minibatches, soft_update
+from litrl.algos.off_policy import soft_update
 from litrl.algos.returns import clipped_double_q_target
 from litrl.data.buffers import NStepSample
-from litrl.data.datamodule import RolloutBatch
 from litrl.errors import ConfigError, check_choice, check_range
 from litrl.nets import obs_encoder, trunk
 
@@ -190,34 +189,17 @@ class SAC(BoxActionModule):
 
     # ---- learning -----------------------------------------------------------------------
 
-    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
-        optimizers = cast(list[LightningOptimizer], self.optimizers())
-        updates_before = self.updates
-        for minibatch in replay_minibatches(batch.sample, self.hp.n_step):
-            self.learn(minibatch, *optimizers)
-        self.finish_training_step(
-            batch.env_steps,
-            self.updates - updates_before,
-            batch.episode_returns,
-            batch.episode_lengths,
-        )
-
-    def learn(
-        self,
-        batch: NStepSample,
-        actor_optimizer: LightningOptimizer,
-        critic_optimizer: LightningOptimizer,
-        alpha_optimizer: LightningOptimizer | None = None,
-    ) -> None:
-        """One gradient step of alpha (when learned), the critics and the actor; the targets follow
-        every ``target_update_interval`` steps."""
+    def learn(self, batch: NStepSample, optimizers: Sequence[LightningOptimizer]) -> None:
+        """One gradient step of alpha (when learned), the critics and the actor; the targets
+        follow every ``target_update_interval`` steps. ``optimizers``: actor, critics[, alpha]."""
         hp = self.hp
+        actor_optimizer, critic_optimizer, *alpha_optimizer = optimizers
         action, log_prob = self.actor.sample(batch.obs)
         # This step's losses use alpha from before its own update, as SB3's do.
         alpha = self.log_alpha.detach().exp()
-        if alpha_optimizer is not None:
+        if alpha_optimizer:
             alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-            self.update(alpha_loss, alpha_optimizer, "none")
+            self.update(alpha_loss, alpha_optimizer[0], "none")
             self.accumulate("train/alpha_loss", alpha_loss)
 
         target = sac_target(self.actor, self.target_critics, batch, hp.gamma, alpha)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
@@ -14,10 +14,9 @@ from torch.nn import functional as F
 
 from litrl.algos.base import GRAD_CLIP_MODES
 from litrl.algos.continuous import BoundedActor, BoxActionModule, twin_critics
-from litrl.algos.off_policy import replay_minibatches, soft_update
+from litrl.algos.off_policy import soft_update
 from litrl.algos.returns import clipped_double_q_target
 from litrl.data.buffers import NStepSample
-from litrl.data.datamodule import RolloutBatch
 from litrl.errors import check_choice, check_range
 from litrl.nets import mlp, obs_encoder
 
@@ -162,27 +161,10 @@ class TD3(BoxActionModule):
 
     # ---- learning -----------------------------------------------------------------------
 
-    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
-        actor_optimizer, critic_optimizer = cast(list[LightningOptimizer], self.optimizers())
-        hp = self.hp
-        updates_before = self.updates
-        for minibatch in replay_minibatches(batch.sample, hp.n_step):
-            self.learn(minibatch, actor_optimizer, critic_optimizer)
-        self.finish_training_step(
-            batch.env_steps,
-            self.updates - updates_before,
-            batch.episode_returns,
-            batch.episode_lengths,
-        )
-
-    def learn(
-        self,
-        batch: NStepSample,
-        actor_optimizer: LightningOptimizer,
-        critic_optimizer: LightningOptimizer,
-    ) -> None:
+    def learn(self, batch: NStepSample, optimizers: Sequence[LightningOptimizer]) -> None:
         """One critic update; every ``policy_delay``-th, an actor update and the target updates."""
         hp = self.hp
+        actor_optimizer, critic_optimizer = optimizers
         target = td3_target(
             self.target_actor,
             self.target_critics,
