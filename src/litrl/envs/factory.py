@@ -22,6 +22,7 @@ from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObserva
 
 from litrl.envs.guard import GuardedEnv
 from litrl.envs.legacy import LegacyEnvAdapter, api_of
+from litrl.envs.mujoco_support import import_error, is_mujoco_id, missing_dependency
 from litrl.errors import ConfigError, unknown_key
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,14 @@ class EnvFactory:
         self._legacy_api: str | None = None
         if self.id is not None:
             _check_registered(self.id)
-            _check_id_kwargs(self.id, self.kwargs)
+            try:  # loads the id's env module: MuJoCo's fails without the mujoco extra
+                _check_id_kwargs(self.id, self.kwargs)
+            except gym.error.DependencyNotInstalled as error:
+                raise missing_dependency(self.id, error) from error
+            except Exception as error:  # e.g. a MUJOCO_GL backend whose library is missing
+                if not is_mujoco_id(self.id):
+                    raise
+                raise import_error(self.id, error) from error
             if self.reward_threshold is None:
                 self.reward_threshold = gym.spec(self.id).reward_threshold
         else:
