@@ -22,7 +22,14 @@ from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObserva
 
 from litrl.envs.guard import GuardedEnv
 from litrl.envs.legacy import LegacyEnvAdapter, api_of
-from litrl.envs.mujoco_support import import_error, is_mujoco_id, missing_dependency
+from litrl.envs.mujoco_support import (
+    MujocoRendering,
+    choose_headless_backend,
+    import_error,
+    is_mujoco_id,
+    missing_dependency,
+    uses_mujoco,
+)
 from litrl.errors import ConfigError, unknown_key
 
 log = logging.getLogger(__name__)
@@ -156,6 +163,9 @@ class EnvFactory:
             )
         else:
             env = self._make_user_env(render_mode)
+        if render_mode and uses_mujoco(env):
+            choose_headless_backend()  # before the first render, which fixes the GL backend
+            env = MujocoRendering(env)
         if self.atari is not None:
             env = _atari_preprocessing(env, {**ATARI_DEFAULTS, **self.atari}, training)
         return GuardedEnv(env, self.name)
