@@ -15,11 +15,12 @@ import os
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from litrl.envs import EnvFactory
 from litrl.envs.mujoco_support import HEADLESS_BACKENDS
 from litrl.events import read_scalars
 from litrl.train import run
 
-pytest.importorskip("mujoco")
+mujoco = pytest.importorskip("mujoco")
 
 # HalfCheetah never terminates: a short time limit keeps the evaluations (and videos) short.
 CHEETAH = ["env=gym", "env.id=HalfCheetah-v5", "env.max_episode_steps=100"]
@@ -92,3 +93,19 @@ def test_a_failed_render_names_mujoco_gl_and_training_goes_on(smoke_cfg, monkeyp
     assert "MuJoCo cannot render with MUJOCO_GL=nosuchbackend" in warnings[0]
     assert "set MUJOCO_GL=egl" in warnings[0] and "apt install libosmesa6" in warnings[0]
     assert warnings[0].endswith("video.every_n_evals=0 trains without them.")
+
+
+def test_mujocos_warnings_reach_the_log_once_and_write_no_file(monkeypatch, tmp_path, caplog):
+    monkeypatch.chdir(tmp_path)  # where MuJoCo's own handler would append to MUJOCO_LOG.TXT
+    EnvFactory(id="HalfCheetah-v5")
+    ball = "<mujoco><worldbody><body><joint type='slide'/><geom size='.1'/></body></worldbody></mujoco>"
+    model = mujoco.MjModel.from_xml_string(ball)
+    for _ in range(2):
+        data = mujoco.MjData(model)
+        data.qvel[0] = math.nan  # an unstable simulation: MuJoCo warns
+        mujoco.mj_step(model, data)
+    warnings = [r.getMessage() for r in caplog.records if "QVEL" in r.getMessage()]
+    assert warnings == [
+        "MuJoCo: Nan, Inf or huge value in QVEL at DOF 0. The simulation is unstable. Time = 0.0000."
+    ]
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()

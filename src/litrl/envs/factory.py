@@ -27,6 +27,7 @@ from litrl.envs.mujoco_support import (
     choose_headless_backend,
     import_error,
     is_mujoco_id,
+    log_mujoco_warnings,
     missing_dependency,
     uses_mujoco,
 )
@@ -137,6 +138,8 @@ class EnvFactory:
                 if not is_mujoco_id(self.id):
                     raise
                 raise import_error(self.id, error) from error
+            if is_mujoco_id(self.id):
+                log_mujoco_warnings()
             if self.reward_threshold is None:
                 self.reward_threshold = gym.spec(self.id).reward_threshold
         else:

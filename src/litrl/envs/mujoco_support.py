@@ -58,6 +58,28 @@ def import_error(env_id: str, error: Exception) -> ConfigError:
     )
 
 
+def log_mujoco_warnings() -> None:
+    """MuJoCo's own warnings through litrl's log, each distinct message once.
+
+    MuJoCo's default handler prints every warning (under MuJoCo 4, HalfCheetah-v5's model warns
+    each time it is compiled, once per env) and appends it to MUJOCO_LOG.TXT in the working
+    directory. A handler installed by someone else is kept. Call it once MuJoCo imports.
+    """
+    import mujoco
+
+    if mujoco.get_mju_user_warning() is None:
+        mujoco.set_mju_user_warning(_warn_once)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("MuJoCo: %s", message)
+
+
 def uses_mujoco(env: gym.Env) -> bool:
     """Whether ``env`` is (a subclass of) one of Gymnasium's MuJoCo envs."""
     return any(cls.__module__.startswith(MUJOCO_PACKAGE) for cls in type(env.unwrapped).__mro__)
