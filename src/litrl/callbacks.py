@@ -19,7 +19,7 @@ from torch.utils.tensorboard.summary import hparams
 
 from litrl.data.collector import Actor, CollectInterrupted, EvaluationInterrupted
 from litrl.errors import RunAborted
-from litrl.video import episode_frames, video_summary
+from litrl.video import cannot_render, episode_frames, video_summary
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,8 @@ class EvalVideo(Callback):
             )
         except Exception as error:  # an env that cannot render must not stop the training
             log.warning(
-                "eval videos off: %s cannot render rgb_array frames (%r)", self.env.name, error
+                "eval videos off: %s. video.every_n_evals=0 trains without them.",
+                cannot_render(self.env, error),
             )
             self.every_n_evals = 0
             return

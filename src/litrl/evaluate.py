@@ -23,7 +23,7 @@ from litrl.envs import EnvError, EnvFactory
 from litrl.errors import ConfigError, check_range
 from litrl.resume import CONFIG_KEY, load_checkpoint
 from litrl.train import build
-from litrl.video import record_videos
+from litrl.video import cannot_render, record_videos
 
 
 def load_agent(ckpt: Path | str, device: str = "cpu") -> tuple[RLModule, EnvFactory]:
@@ -70,9 +70,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
         except EnvError:
             raise
         except Exception as error:
-            raise ConfigError(
-                f"video=true: {env.name} cannot render rgb_array frames ({error!r})."
-            ) from error
+            raise ConfigError(f"video=true: {cannot_render(env, error)}.") from error
         for path in paths:
             print(f"video: {path}")
     return episodes

@@ -48,6 +48,12 @@ def episode_frames(
     return video
 
 
+def cannot_render(env: EnvFactory, error: Exception) -> str:
+    """Why ``env`` gave no frames: its name and the error (for MuJoCo, which MUJOCO_GL to set)."""
+    detail = f"{type(error).__name__}: {error}" if str(error) else repr(error)
+    return f"{env.name} cannot render rgb_array frames ({detail})"
+
+
 def video_summary(tag: str, frames: np.ndarray, fps: int) -> Summary:
     """An animated-GIF image summary TensorBoard shows under IMAGES.
 

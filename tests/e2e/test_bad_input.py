@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium
 import pytest
 import torch
 
@@ -199,6 +200,57 @@ def test_corrupt_checkpoint_on_resume(smoke_cfg, tmp_path: Path):
     with pytest.raises(ConfigError, match=r"resume=.*last.ckpt cannot be read"):
         run(cfg)
     assert not (tmp_path / "run").exists()
+
+
+def _uninstalled(monkeypatch, package: str, env_modules: str) -> None:
+    """As on a machine without ``package``: importing it fails, and gymnasium's env modules that
+    need it import again (and raise DependencyNotInstalled) when litrl loads an id's env class."""
+    monkeypatch.setitem(sys.modules, package, None)
+    for name in [name for name in sys.modules if name.startswith(env_modules)]:
+        monkeypatch.delitem(sys.modules, name)
+
+
+def test_mujoco_id_without_the_extra_names_the_install_command(smoke_cfg, monkeypatch):
+    _uninstalled(monkeypatch, "mujoco", "gymnasium.envs.mujoco")
+    cfg = smoke_cfg("algo=td3", "env=gym", "env.id=HalfCheetah-v5")
+    with pytest.raises(
+        ConfigError,
+        match=r"^env.id=HalfCheetah-v5 is a MuJoCo env, but MuJoCo is not installed. Install it "
+        r"with pip install -e \"\.\[mujoco\]\" .* or pip install \"gymnasium\[mujoco\]\"\.$",
+    ):
+        run(cfg)
+    assert not Path(cfg.run_dir).exists()
+
+
+def test_id_whose_env_needs_a_missing_package_gives_gymnasiums_hint(smoke_cfg, monkeypatch):
+    _uninstalled(monkeypatch, "Box2D", "gymnasium.envs.box2d")
+    cfg = smoke_cfg("env=lunarlander")
+    with pytest.raises(
+        ConfigError,
+        match=r"^env.id=LunarLander-v3 needs a package that is not installed: Box2D is not "
+        r"installed, .*`pip install \"gymnasium\[box2d\]\"`$",
+    ):
+        run(cfg)
+    assert not Path(cfg.run_dir).exists()
+
+
+def test_mujoco_gl_that_cannot_load_names_the_backends(smoke_cfg, monkeypatch):
+    # `import mujoco` loads the backend MUJOCO_GL names and raises if it cannot (mujoco 3-4
+    # itself does this; re-importing its C extension here is not safe, so the loader raises it).
+    def import_mujoco(entry_point: str):
+        raise RuntimeError("invalid value for environment variable MUJOCO_GL: eggl")
+
+    monkeypatch.setenv("MUJOCO_GL", "eggl")
+    monkeypatch.setattr(gymnasium.envs.registration, "load_env_creator", import_mujoco)
+    cfg = smoke_cfg("algo=ppo", "env=gym", "env.id=Hopper-v5")
+    with pytest.raises(
+        ConfigError,
+        match=r"^env.id=Hopper-v5: MuJoCo fails to import with MUJOCO_GL=eggl \(RuntimeError: "
+        r"invalid value .*\)\. Without a display, set MUJOCO_GL=egl .* or MUJOCO_GL=osmesa .* "
+        r"Or unset MUJOCO_GL",
+    ):
+        run(cfg)
+    assert not Path(cfg.run_dir).exists()
 
 
 def run_cli(*overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:

@@ -22,6 +22,15 @@ from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObserva
 
 from litrl.envs.guard import GuardedEnv
 from litrl.envs.legacy import LegacyEnvAdapter, api_of
+from litrl.envs.mujoco_support import (
+    MujocoRendering,
+    choose_headless_backend,
+    import_error,
+    is_mujoco_id,
+    log_mujoco_warnings,
+    missing_dependency,
+    uses_mujoco,
+)
 from litrl.errors import ConfigError, unknown_key
 
 log = logging.getLogger(__name__)
@@ -121,7 +130,16 @@ class EnvFactory:
         self._legacy_api: str | None = None
         if self.id is not None:
             _check_registered(self.id)
-            _check_id_kwargs(self.id, self.kwargs)
+            try:  # loads the id's env module: MuJoCo's fails without the mujoco extra
+                _check_id_kwargs(self.id, self.kwargs)
+            except gym.error.DependencyNotInstalled as error:
+                raise missing_dependency(self.id, error) from error
+            except Exception as error:  # e.g. a MUJOCO_GL backend whose library is missing
+                if not is_mujoco_id(self.id):
+                    raise
+                raise import_error(self.id, error) from error
+            if is_mujoco_id(self.id):
+                log_mujoco_warnings()
             if self.reward_threshold is None:
                 self.reward_threshold = gym.spec(self.id).reward_threshold
         else:
@@ -148,6 +166,9 @@ class EnvFactory:
             )
         else:
             env = self._make_user_env(render_mode)
+        if render_mode and uses_mujoco(env):
+            choose_headless_backend()  # before the first render, which fixes the GL backend
+            env = MujocoRendering(env)
         if self.atari is not None:
             env = _atari_preprocessing(env, {**ATARI_DEFAULTS, **self.atari}, training)
         return GuardedEnv(env, self.name)
