@@ -37,6 +37,16 @@ ALGOS = {
         "algo.actor_hidden_sizes=[32,32]",
         "algo.critic_hidden_sizes=[32,32]",
     ],
+    "sac": [
+        "algo=sac",
+        "total_env_steps=768",
+        "algo.data.warmup_env_steps=256",
+        "algo.data.buffer_capacity=1024",
+        "algo.data.batch_size=32",
+        "algo.data.updates_per_collect=8",
+        "algo.actor_hidden_sizes=[32,32]",
+        "algo.critic_hidden_sizes=[32,32]",
+    ],
     "ppo": [
         "algo=ppo",
         "total_env_steps=512",
