@@ -2,15 +2,17 @@
 (benchmarks/plain_offpolicy.py), on Pendulum-v1.
 
     python -m benchmarks.bench_offpolicy_tax [--algo td3 sac] [--seeds 0 1 2] [--env-steps 10000]
-        [--preset td3_pendulum sac_pendulum]
+        [--preset td3_pendulum sac_pendulum | --algo-defaults]
 
-Without ``--preset`` each algorithm runs its own defaults (``algo=<algo> env=pendulum``); with
-it, ``experiment=<preset>``, one preset per ``--algo``. The two loops compute identical
-evaluation returns for a seed (tests/e2e/test_plain_offpolicy_equivalence.py), so the ratio of
-their wall times is what Lightning and litrl's module add. Each run is a fresh subprocess, one
-at a time, one torch thread, litrl and plain alternating; the random warm-up, then one
-evaluation interval that ends the run (``--env-steps`` rounded up to whole collects), no metric
-logging; imports and config composition are done before the clock starts.
+Each algorithm runs its tuned preset (``experiment=<algo>_pendulum``; ``--preset`` names others,
+one per ``--algo``), or with ``--algo-defaults`` its algo file's defaults (``algo=<algo>
+env=pendulum``). The budget is the preset's random warm-up plus ``--env-steps`` learning env
+steps (rounded up to whole collects; replay ratio 1 in every config, so as many critic
+updates), so presets whose warm-ups differ compare the same learning. The two loops compute
+identical evaluation returns for a seed (tests/e2e/test_plain_offpolicy_equivalence.py), so
+the ratio of their wall times is what Lightning and litrl's module add. Each run is a fresh
+subprocess, one at a time, one torch thread, litrl and plain alternating; one evaluation, at
+the end; no metric logging; imports and config composition are done before the clock starts.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ def tax_config(kind: str, algo: str, seed: int, preset: str | None, env_steps: i
             f"seed={seed}",
             *([f"experiment={preset}"] if preset else [f"algo={algo}", "env=pendulum"]),
             f"run_dir={tempfile.mkdtemp(prefix=f'bench-{algo}-tax-{kind}-')}",
-            f"total_env_steps={env_steps}",
             "logger=none",
             "accelerator=cpu",
             "video.every_n_evals=0",
@@ -46,9 +47,9 @@ def tax_config(kind: str, algo: str, seed: int, preset: str | None, env_steps: i
         ]
     )
     data = cfg.algo.data
-    learning_env_steps = max(env_steps - data.warmup_env_steps, 1)
-    collects = math.ceil(learning_env_steps / data.env_steps_per_collect)
+    collects = math.ceil(env_steps / data.env_steps_per_collect)
     cfg.eval.every_env_steps = collects * data.env_steps_per_collect
+    cfg.total_env_steps = data.warmup_env_steps + cfg.eval.every_env_steps
     return cfg
 
 
@@ -57,13 +58,17 @@ def tax_worker(kind: str, algo: str, seed: int, preset: str | None, env_steps: i
     from litrl.train import run
 
     cfg = tax_config(kind, algo, seed, preset, env_steps)
+    data, learning_env_steps = cfg.algo.data, cfg.eval.every_env_steps
     started = time.perf_counter()
     final_eval = run(cfg) if kind == "litrl" else train_plain(cfg)[-1][1]
     return {
         "seconds": time.perf_counter() - started,
         "final_eval": final_eval,
-        "env_steps": cfg.algo.data.warmup_env_steps + cfg.eval.every_env_steps,
-        "updates_per_collect": cfg.algo.data.updates_per_collect,
+        "warmup_env_steps": data.warmup_env_steps,
+        "learning_env_steps": learning_env_steps,
+        "critic_updates": learning_env_steps
+        // data.env_steps_per_collect
+        * data.updates_per_collect,
     }
 
 
@@ -71,9 +76,13 @@ def report(rows: list[dict], command: str) -> str:
     lines = [f"command: `{command}`"]
     for algo in dict.fromkeys(row["algo"] for row in rows):
         algo_rows = [row for row in rows if row["algo"] == algo]
+        first = algo_rows[0]
+        config = f"experiment={first['preset']}" if first["preset"] else f"algo={algo} env=pendulum"
         lines += [
             "",
-            f"{algo} ({algo_rows[0]['litrl']['env_steps']} env steps)",
+            f"{algo}: {config}, {first['litrl']['warmup_env_steps']} warm-up + "
+            f"{first['litrl']['learning_env_steps']} learning env steps, "
+            f"{first['litrl']['critic_updates']} critic updates",
             "",
             "| seed | litrl s | plain PyTorch s | ratio | final eval litrl / plain |",
             "|---|---|---|---|---|",
@@ -100,8 +109,14 @@ def main() -> None:
     )
     parser.add_argument("--algo", nargs="+", choices=["td3", "sac"], default=["td3", "sac"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--preset", nargs="+", help="experiment presets, one per --algo")
-    parser.add_argument("--env-steps", type=int, default=10_000)
+    config = parser.add_mutually_exclusive_group()
+    config.add_argument("--preset", nargs="+", help="experiment presets, one per --algo")
+    config.add_argument(
+        "--algo-defaults", action="store_true", help="algo=<algo> env=pendulum, no preset"
+    )
+    parser.add_argument(
+        "--env-steps", type=int, default=10_000, help="learning env steps, after the warm-up"
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/offpolicy_tax.json"))
     parser.add_argument("--worker", choices=["litrl", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -109,7 +124,7 @@ def main() -> None:
     if args.preset and len(args.preset) != len(args.algo):
         parser.error(f"--preset names {len(args.preset)} presets for {len(args.algo)} --algo")
     torch.set_num_threads(1)
-    presets = args.preset or [None] * len(args.algo)
+    presets = args.preset or [None if args.algo_defaults else f"{a}_pendulum" for a in args.algo]
     if args.worker:
         result = tax_worker(args.worker, args.algo[0], args.seed, presets[0], args.env_steps)
         print(json.dumps(result))
@@ -118,7 +133,7 @@ def main() -> None:
     for algo, preset in zip(args.algo, presets, strict=True):
         for seed in args.seeds:
             common = ["--algo", algo, "--seed", str(seed), "--env-steps", str(args.env_steps)]
-            common += ["--preset", preset] if preset else []
+            common += ["--preset", preset] if preset else ["--algo-defaults"]
             litrl = spawn(["--worker", "litrl", *common], module="benchmarks.bench_offpolicy_tax")
             plain = spawn(["--worker", "plain", *common], module="benchmarks.bench_offpolicy_tax")
             rows.append(

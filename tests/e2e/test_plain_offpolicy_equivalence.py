@@ -12,12 +12,12 @@ from litrl.events import read_scalars
 from litrl.train import run
 
 TINY = [
-    "env=pendulum",
     "total_env_steps=1280",
     "eval.every_env_steps=512",
     "eval.episodes=2",
     "algo.data.warmup_env_steps=256",
     "algo.data.buffer_capacity=2048",
+    "algo.data.env_steps_per_collect=64",
     "algo.data.batch_size=32",
     "algo.data.updates_per_collect=8",
     "algo.actor_hidden_sizes=[32,32]",
@@ -28,10 +28,14 @@ TINY = [
 @pytest.mark.parametrize(
     "algo",
     [
-        pytest.param(["algo=td3"], id="td3"),
+        pytest.param(["algo=td3", "env=pendulum"], id="td3"),
         # a delay of 3 over 8 updates a step: the delay counter runs across training steps
-        pytest.param(["algo=td3", "algo.policy_delay=3"], id="td3-delay3"),
-        pytest.param(["algo=sac"], id="sac"),
+        pytest.param(["experiment=td3_pendulum", "algo.policy_delay=3"], id="td3_pendulum"),
+        pytest.param(
+            ["algo=sac", "env=pendulum", "algo.learn_alpha=false", "algo.target_update_interval=3"],
+            id="sac-fixed-alpha",
+        ),
+        pytest.param(["experiment=sac_pendulum"], id="sac_pendulum"),
     ],
 )
 def test_same_seed_same_eval_history_as_plain_pytorch(tmp_path: Path, algo: list[str]):
