@@ -34,13 +34,14 @@ test-all: $(STAMP) ## every test, the slow learning tests included
 smoke: $(STAMP) ## a few seconds of training on CPU
 	$(BIN)/python train.py debug=smoke
 
-bench: $(STAMP) ## benchmarks (~3.5 h): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, PPO/A2C vs SB3 and plain PyTorch, TD3/SAC vs SB3, memory over a long run, parallel sweeps, tuned presets, Atari throughput, slow tests
+bench: $(STAMP) ## benchmarks (~4 h): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, PPO/A2C vs SB3 and plain PyTorch, TD3/SAC vs SB3 and plain PyTorch, memory over a long run, parallel sweeps, tuned presets, Atari throughput, slow tests
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.bench_dqn_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole --held-out
 	$(BIN)/python -m benchmarks.bench_actor_critic
 	$(BIN)/python -m benchmarks.bench_ppo_tax
+	$(BIN)/python -m benchmarks.bench_offpolicy_tax
 	$(BIN)/python -m benchmarks.bench_continuous
 	$(BIN)/python -m benchmarks.bench_memory
 	$(BIN)/python -m benchmarks.bench_sweep
