@@ -4,6 +4,7 @@ constructor arguments, actions scaled between [-1, 1] and the env's bounds, and 
 from __future__ import annotations
 
 import copy
+import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, cast
@@ -13,12 +14,12 @@ import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 
-from litrl.algos.base import RLModule
+from litrl.algos.base import GRAD_CLIP_MODES, RLModule
 from litrl.algos.off_policy import replay_minibatches
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
 from litrl.envs import EnvSpec
-from litrl.errors import ConfigError
+from litrl.errors import ConfigError, check_choice, check_range
 from litrl.nets import mlp
 
 
@@ -66,6 +67,17 @@ class BoxActionModule(RLModule):
             "action_low": [float(x) for x in space.low],  # type: ignore[attr-defined]
             "action_high": [float(x) for x in space.high],  # type: ignore[attr-defined]
         }
+
+
+def check_shared_arguments(args: dict[str, Any]) -> None:
+    """The range checks of the arguments TD3 and SAC share (a ConfigError naming the field)."""
+    check_range("algo.gamma", args["gamma"], 0.0, 1.0)
+    check_range("algo.actor_lr", args["actor_lr"], 0.0, math.inf, low_open=True)
+    check_range("algo.critic_lr", args["critic_lr"], 0.0, math.inf, low_open=True)
+    check_range("algo.n_step", args["n_step"], 1, math.inf)
+    check_range("algo.tau", args["tau"], 0.0, 1.0, low_open=True)
+    check_range("algo.n_critics", args["n_critics"], 1, math.inf)
+    check_choice("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES)
 
 
 class BoundedActor(nn.Module):

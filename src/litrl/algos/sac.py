@@ -12,12 +12,16 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from litrl.algos.base import GRAD_CLIP_MODES
-from litrl.algos.continuous import BoundedActor, BoxActionModule, twin_critics
+from litrl.algos.continuous import (
+    BoundedActor,
+    BoxActionModule,
+    check_shared_arguments,
+    twin_critics,
+)
 from litrl.algos.off_policy import soft_update
 from litrl.algos.returns import clipped_double_q_target
 from litrl.data.buffers import NStepSample
-from litrl.errors import ConfigError, check_choice, check_range
+from litrl.errors import ConfigError, check_range
 from litrl.nets import obs_encoder, trunk
 
 # SB3's and the SAC authors' bounds on the Gaussian's log-std, before the tanh.
@@ -99,8 +103,8 @@ class SAC(BoxActionModule):
     Papers: Haarnoja et al., "Soft Actor-Critic: Off-Policy Maximum Entropy Deep Reinforcement
     Learning with a Stochastic Actor", ICML 2018, and "Soft Actor-Critic Algorithms and
     Applications", 2018 (the learned temperature, no value network). The update follows
-    Stable-Baselines3's: per gradient step, alpha first (on log alpha), then the critics, then the actor
-    on the minimum of the updated critics.
+    Stable-Baselines3's: per gradient step, alpha first (on log alpha), then the critics, then
+    the actor on the minimum of the updated critics.
 
     Args:
         obs_shape: shape of one observation (from the env).
@@ -242,16 +246,10 @@ class SAC(BoxActionModule):
 
 
 def _check_arguments(args: dict[str, Any]) -> None:
-    check_range("algo.gamma", args["gamma"], 0.0, 1.0)
-    check_range("algo.actor_lr", args["actor_lr"], 0.0, math.inf, low_open=True)
-    check_range("algo.critic_lr", args["critic_lr"], 0.0, math.inf, low_open=True)
+    check_shared_arguments(args)
     check_range("algo.alpha_lr", args["alpha_lr"], 0.0, math.inf, low_open=True)
-    check_range("algo.n_step", args["n_step"], 1, math.inf)
-    check_range("algo.tau", args["tau"], 0.0, 1.0, low_open=True)
-    check_range("algo.n_critics", args["n_critics"], 1, math.inf)
     check_range("algo.target_update_interval", args["target_update_interval"], 1, math.inf)
     check_range("algo.init_alpha", args["init_alpha"], 0.0, math.inf, low_open=True)
-    check_choice("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES)
     if args["target_entropy"] is not None and not args["learn_alpha"]:
         raise ConfigError(
             f"algo.target_entropy={args['target_entropy']} only steers a learned alpha, but "

@@ -12,12 +12,16 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from litrl.algos.base import GRAD_CLIP_MODES
-from litrl.algos.continuous import BoundedActor, BoxActionModule, twin_critics
+from litrl.algos.continuous import (
+    BoundedActor,
+    BoxActionModule,
+    check_shared_arguments,
+    twin_critics,
+)
 from litrl.algos.off_policy import soft_update
 from litrl.algos.returns import clipped_double_q_target
 from litrl.data.buffers import NStepSample
-from litrl.errors import check_choice, check_range
+from litrl.errors import check_range
 from litrl.nets import mlp, obs_encoder
 
 
@@ -205,14 +209,8 @@ class TD3(BoxActionModule):
 
 
 def _check_arguments(args: dict[str, Any]) -> None:
-    check_range("algo.gamma", args["gamma"], 0.0, 1.0)
-    check_range("algo.actor_lr", args["actor_lr"], 0.0, math.inf, low_open=True)
-    check_range("algo.critic_lr", args["critic_lr"], 0.0, math.inf, low_open=True)
-    check_range("algo.n_step", args["n_step"], 1, math.inf)
-    check_range("algo.tau", args["tau"], 0.0, 1.0, low_open=True)
-    check_range("algo.n_critics", args["n_critics"], 1, math.inf)
+    check_shared_arguments(args)
     check_range("algo.policy_delay", args["policy_delay"], 1, math.inf)
     check_range("algo.target_policy_noise", args["target_policy_noise"], 0.0, math.inf)
     check_range("algo.target_noise_clip", args["target_noise_clip"], 0.0, math.inf)
     check_range("algo.exploration_noise", args["exploration_noise"], 0.0, math.inf)
-    check_choice("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES)
