@@ -58,9 +58,9 @@ def actions_for(env_id: str, obs: np.ndarray, rng: np.random.Generator) -> np.nd
 
 
 def gym_states(envs: list[gym.Env], dtype: torch.dtype) -> torch.Tensor:
-    return torch.tensor(
-        np.stack([np.asarray(e.unwrapped.state, np.float64) for e in envs]), dtype=dtype
-    )  # type: ignore[attr-defined]
+    """The envs' exact states as a ``(state_dim, num_envs)`` batch state."""
+    states = [np.asarray(env.unwrapped.state, np.float64) for env in envs]  # type: ignore[attr-defined]
+    return torch.tensor(np.stack(states, axis=1), dtype=dtype)
 
 
 def run_side_by_side(
@@ -87,8 +87,8 @@ def run_side_by_side(
         for i in np.flatnonzero(terminated | truncated):
             # Both sides restart; the batch takes gymnasium's start state and must observe it alike.
             obs[i] = envs[i].reset()[0]
-            batch.state[i] = gym_states([envs[i]], dtype)[0]
-            torch_obs[i] = batch.observe(batch.state[i : i + 1])[0]
+            batch.state[:, i] = gym_states([envs[i]], dtype)[:, 0]
+            torch_obs[i] = batch.observe(batch.state[:, i : i + 1])[0]
         rewards = np.array([r[1] for r in results], dtype=np.float64)
         record["gym"].append((obs, final_obs, rewards, terminated, truncated))
         record["torch"].append(
@@ -160,9 +160,9 @@ def test_time_limit_truncates_and_autoreset_keeps_the_final_obs() -> None:
     out = batch.step(coast)
     assert out.truncated.all() and not out.terminated.any()
     expected_final, _, _ = batch.transition(last_state, coast)
-    assert torch.equal(out.final_obs, expected_final.float())
+    assert torch.equal(out.final_obs, expected_final.T.float())
     assert torch.equal(batch.episode, torch.ones(4, dtype=torch.long))
-    assert torch.equal(out.obs, batch.start_states().float())  # the next episode's start
+    assert torch.equal(out.obs, batch.start_states().T.float())  # the next episode's start
     assert torch.equal(batch.elapsed_steps, torch.zeros(4, dtype=torch.long))
     assert (out.obs[:, 1] == 0).all() and not torch.equal(out.obs, out.final_obs)
 

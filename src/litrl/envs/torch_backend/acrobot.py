@@ -22,7 +22,7 @@ def dsdt(s: Tensor, torque: Tensor) -> Tensor:
     """Time derivative of ``(theta1, theta2, dtheta1, dtheta2)``, written as gymnasium's ``_dsdt``."""
     m1, m2, l1 = LINK_MASS_1, LINK_MASS_2, LINK_LENGTH_1
     lc1, lc2, i1, i2, g = LINK_COM_POS_1, LINK_COM_POS_2, LINK_MOI, LINK_MOI, 9.8
-    theta1, theta2, dtheta1, dtheta2 = s.unbind(1)
+    theta1, theta2, dtheta1, dtheta2 = s
     cos2, sin2 = torch.cos(theta2), torch.sin(theta2)
     d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * cos2) + i1 + i2
     d2 = m2 * (lc2**2 + l1 * lc2 * cos2) + i2
@@ -37,7 +37,7 @@ def dsdt(s: Tensor, torque: Tensor) -> Tensor:
         m2 * lc2**2 + i2 - d2**2 / d1
     )
     ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
-    return torch.stack((dtheta1, dtheta2, ddtheta1, ddtheta2), 1)
+    return torch.stack((dtheta1, dtheta2, ddtheta1, ddtheta2))
 
 
 def rk4(s: Tensor, torque: Tensor) -> Tensor:
@@ -70,7 +70,8 @@ class Acrobot(TorchVecEnv):
         self, num_envs: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
     ) -> None:
         super().__init__(num_envs, device, dtype)
-        self._max_vel = torch.tensor([MAX_VEL_1, MAX_VEL_2], dtype=self.dtype, device=self.device)
+        max_vel = [[MAX_VEL_1], [MAX_VEL_2]]
+        self._max_vel = torch.tensor(max_vel, dtype=self.dtype, device=self.device)
 
     def start_states(self) -> Tensor:
         # Gymnasium rounds Acrobot's start state to float32.
@@ -79,15 +80,15 @@ class Acrobot(TorchVecEnv):
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         torque = actions.to(state.dtype) - 1.0
         next_state = rk4(state, torque)
-        angles = wrap(next_state[:, :2], -math.pi, math.pi)
-        velocities = torch.maximum(torch.minimum(next_state[:, 2:], self._max_vel), -self._max_vel)
-        next_state = torch.cat((angles, velocities), 1)
-        theta1, theta2 = angles.unbind(1)
+        angles = wrap(next_state[:2], -math.pi, math.pi)
+        velocities = torch.maximum(torch.minimum(next_state[2:], self._max_vel), -self._max_vel)
+        next_state = torch.cat((angles, velocities))
+        theta1, theta2 = angles
         terminated = -torch.cos(theta1) - torch.cos(theta2 + theta1) > 1.0
         reward = terminated.to(torch.float32) - 1.0  # -1 per step, 0 on reaching the line
         return next_state, reward, terminated
 
     def observe(self, state: Tensor) -> Tensor:
-        theta1, theta2, dtheta1, dtheta2 = state.unbind(1)
+        theta1, theta2, dtheta1, dtheta2 = state
         obs = (torch.cos(theta1), torch.sin(theta1), torch.cos(theta2), torch.sin(theta2))
         return torch.stack((*obs, dtheta1, dtheta2), 1).to(torch.float32)

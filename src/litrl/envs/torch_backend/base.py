@@ -1,8 +1,11 @@
 """The batched tensor env: time limit, same-step autoreset, per-env seeding and exact resume.
 
-Subclasses give the physics of one gymnasium id as three pure functions of tensors: the start state
-from uniforms, one transition, and the observation of a state. Everything else (spaces, time limit,
-reward threshold) is read from gymnasium's own registration, so the two cannot drift apart.
+Subclasses give the physics of one gymnasium id as pure functions of tensors: one transition and
+the observation of a state (and, if gymnasium's is not uniform in a box, the start state). Spaces,
+time limit and reward threshold are read from gymnasium's own registration, so they cannot drift.
+
+The state is held as ``(state_dim, num_envs)``: one contiguous row per state variable, which keeps
+the physics' elementwise ops on contiguous vectors (a quarter faster than strided columns on CPU).
 """
 
 from __future__ import annotations
@@ -71,10 +74,10 @@ class TorchVecEnv(ABC):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.num_envs, self.device, self.dtype = num_envs, torch.device(device), dtype
         self._action_shape = (num_envs, *(self.single_action_space.shape or ()))
-        self._start_low = torch.tensor(self.start_low, dtype=dtype, device=self.device)
-        high = torch.tensor(self.start_high, dtype=dtype, device=self.device)
+        self._start_low = torch.tensor(self.start_low, dtype=dtype, device=self.device)[:, None]
+        high = torch.tensor(self.start_high, dtype=dtype, device=self.device)[:, None]
         self._start_step = (high - self._start_low) * 2.0**-24  # the width of one of 2**24 bins
-        self.state = torch.zeros(num_envs, self.state_dim, dtype=dtype, device=self.device)
+        self.state = torch.zeros(self.state_dim, num_envs, dtype=dtype, device=self.device)
         self.elapsed_steps = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self.episode = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self.seeds = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
@@ -83,11 +86,12 @@ class TorchVecEnv(ABC):
 
     @abstractmethod
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``(next_state, reward, terminated)`` of one step from ``state`` under ``actions``."""
+        """``(next_state, reward, terminated)`` of one step: a new ``(state_dim, num_envs)`` state,
+        float32 ``(num_envs,)`` rewards and bool ``(num_envs,)`` terminations."""
 
     @abstractmethod
     def observe(self, state: Tensor) -> Tensor:
-        """The float32 observations of ``state`` (may be ``state`` itself; callers copy if needed)."""
+        """The ``(num_envs, *obs_shape)`` float32 observations of ``state``, in a new tensor."""
 
     def start_states(self) -> Tensor:
         """Each env's start state for its current ``episode``, uniform in the gymnasium bounds."""
@@ -118,7 +122,7 @@ class TorchVecEnv(ABC):
         self.elapsed_steps.zero_()
         self.state = self.start_states()
         self._started = True
-        return self.observe(self.state).clone()
+        return self.observe(self.state)
 
     def step(self, actions: Tensor) -> TorchStep:
         """Steps every env once; envs that terminate or hit the time limit restart in the same step.
@@ -139,11 +143,10 @@ class TorchVecEnv(ABC):
         done = terminated | truncated
         self.episode += done
         self.elapsed_steps.masked_fill_(done, 0)
-        start = self.start_states()
-        # Branch-free autoreset: no device sync. next_state is not kept, so final_obs may view it.
-        self.state = torch.where(done[:, None], start, next_state)
-        final_obs = self.observe(next_state)
-        obs = torch.where(done[:, None], self.observe(start), final_obs)
+        # Branch-free autoreset: every env's next start state is drawn, finished envs take theirs.
+        # Nothing here reads a tensor's value on the host, so a GPU batch never waits.
+        self.state = torch.where(done, self.start_states(), next_state)
+        obs, final_obs = self.observe(self.state), self.observe(next_state)
         return TorchStep(obs, reward, terminated, truncated, final_obs)
 
     def state_dict(self) -> dict[str, Tensor]:

@@ -18,7 +18,7 @@ def _move(position: Tensor, velocity: Tensor) -> Tensor:
     velocity = velocity.clamp(-MAX_SPEED, MAX_SPEED)
     position = (position + velocity).clamp(MIN_POSITION, MAX_POSITION)
     velocity = velocity.masked_fill((position == MIN_POSITION) & (velocity < 0), 0.0)
-    return torch.stack((position, velocity), 1)
+    return torch.stack((position, velocity))
 
 
 class MountainCar(TorchVecEnv):
@@ -30,18 +30,18 @@ class MountainCar(TorchVecEnv):
     start_high = (-0.4, 0.0)
 
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        position, velocity = state.unbind(1)
+        position, velocity = state
         velocity = velocity + (
             (actions.to(state.dtype) - 1) * 0.001 + torch.cos(3 * position) * (-GRAVITY)
         )
         next_state = _move(position, velocity)
-        position, velocity = next_state.unbind(1)
+        position, velocity = next_state
         terminated = (position >= 0.5) & (velocity >= 0)
         reward = torch.full((self.num_envs,), -1.0, device=state.device)
         return next_state, reward, terminated
 
     def observe(self, state: Tensor) -> Tensor:
-        return state.to(torch.float32)
+        return state.T.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
 
 
 class MountainCarContinuous(TorchVecEnv):
@@ -53,13 +53,13 @@ class MountainCarContinuous(TorchVecEnv):
     start_high = (-0.4, 0.0)
 
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        position, velocity = state.unbind(1)
+        position, velocity = state
         action = actions[:, 0].to(torch.float32)
         force = action.clamp(-1.0, 1.0).to(state.dtype)
         velocity = velocity + (force * 0.0015 - GRAVITY * torch.cos(3 * position))
         # Gymnasium stores this env's state as float32 after every step.
         next_state = _move(position, velocity).to(torch.float32).to(state.dtype)
-        position, velocity = next_state.unbind(1)
+        position, velocity = next_state
         terminated = (position >= 0.45) & (velocity >= 0)
         # The action cost uses the action as given, before clipping (as gymnasium's does).
         cost = action.to(torch.float64).square() * 0.1
@@ -67,4 +67,4 @@ class MountainCarContinuous(TorchVecEnv):
         return next_state, reward, terminated
 
     def observe(self, state: Tensor) -> Tensor:
-        return state.to(torch.float32)
+        return state.T.to(torch.float32, memory_format=torch.contiguous_format, copy=True)

@@ -31,7 +31,7 @@ class Pendulum(TorchVecEnv):
     start_high = (math.pi, 1.0)
 
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        th, thdot = state.unbind(1)
+        th, thdot = state
         # Gymnasium clips the float32 action and computes the torque terms in float32.
         u = actions[:, 0].to(torch.float32).clamp(-MAX_TORQUE, MAX_TORQUE)
         torque_cost, torque_term = (
@@ -41,10 +41,10 @@ class Pendulum(TorchVecEnv):
         costs = angle_normalize(th).square() + 0.1 * thdot.square() + torque_cost
         newthdot = thdot + (3 * G / (2 * L) * torch.sin(th) + torque_term) * DT
         newthdot = newthdot.clamp(-MAX_SPEED, MAX_SPEED)
-        next_state = torch.stack((th + newthdot * DT, newthdot), 1)
+        next_state = torch.stack((th + newthdot * DT, newthdot))
         terminated = torch.zeros(self.num_envs, dtype=torch.bool, device=state.device)
         return next_state, (-costs).to(torch.float32), terminated
 
     def observe(self, state: Tensor) -> Tensor:
-        th, thdot = state.unbind(1)
+        th, thdot = state
         return torch.stack((torch.cos(th), torch.sin(th), thdot), 1).to(torch.float32)

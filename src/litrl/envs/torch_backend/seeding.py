@@ -35,8 +35,8 @@ def mix32(x: Tensor) -> Tensor:
 class StartStreams(NamedTuple):
     """Per-env affine counters: the hash input of episode ``k`` is ``offset + k * stride`` (mod 2**32)."""
 
-    stride: Tensor  # (num_envs, 1): dim * a
-    offset: Tensor  # (num_envs, dim): j * a + b
+    stride: Tensor  # (num_envs,): dim * a
+    offset: Tensor  # (dim, num_envs): j * a + b
 
 
 def start_streams(seeds: Tensor, dim: int) -> StartStreams:
@@ -45,16 +45,14 @@ def start_streams(seeds: Tensor, dim: int) -> StartStreams:
     key = mix32(low ^ mix32(high ^ 0x9E3779B9))
     a = (mix32(key ^ 0x68E31DA4) & 0x7FFFFFFF) | 1
     b = mix32(key ^ 0xB5297A4D)
-    component = torch.arange(dim, device=seeds.device)
-    stride = (a * dim & _MASK32)[:, None]
-    offset = (component * a[:, None] + b[:, None]) & _MASK32
-    return StartStreams(stride, offset)
+    component = torch.arange(dim, device=seeds.device)[:, None]
+    return StartStreams(stride=a * dim & _MASK32, offset=(component * a + b) & _MASK32)
 
 
 def uniform_bits(streams: StartStreams, episode: Tensor) -> Tensor:
-    """``(num_envs, dim)`` 24-bit integers, uniform in ``[0, 2**24)``, for each env's ``episode``.
+    """``(dim, num_envs)`` 24-bit integers, uniform in ``[0, 2**24)``, for each env's ``episode``.
 
     Episodes up to 2**31 per env; divide by 2**24 for uniforms in ``[0, 1)``.
     """
-    x = torch.addcmul(streams.offset, episode[:, None], streams.stride).bitwise_and_(_MASK32)
+    x = torch.addcmul(streams.offset, episode, streams.stride).bitwise_and_(_MASK32)
     return mix32(x) >> 8
