@@ -9,8 +9,8 @@ The interface (see :class:`TorchVecEnv`)::
 - Dynamics: gymnasium's own, term for term (CartPole's explicit Euler, Acrobot's RK4 with angle
   wrapping and velocity bounds, the MountainCars' clipping, Pendulum's normalised-angle cost).
   ``dtype=torch.float64`` follows gymnasium's float64 arithmetic; observations and rewards are
-  float32 either way. Discrete actions are integer tensors ``(num_envs,)``, Box actions
-  ``(num_envs, 1)``.
+  float32 either way. ``tests/unit/test_torch_envs.py`` checks every id against gymnasium step
+  for step. Discrete actions are integer tensors ``(num_envs,)``, Box actions ``(num_envs, 1)``.
 - Time limits: gymnasium's registered ``max_episode_steps``; ``truncated`` is set on the step that
   reaches it, alongside ``terminated`` if both hold (as gymnasium's ``TimeLimit`` does).
 - Same-step autoreset: an env that terminates or truncates restarts within the same ``step``;
@@ -19,9 +19,11 @@ The interface (see :class:`TorchVecEnv`)::
   never waits for the device.
 - Seeding: ``reset(seed)`` gives env ``i`` the seed ``seed + i``; the start state of env ``i``'s
   ``k``-th episode is a hash of ``(seed_i, k)`` (see :mod:`.seeding`), the same on any device and
-  for any batch size.
-- State: plain tensors (``state``, ``elapsed_steps``, ``episode``, ``seeds``);
-  ``state_dict()`` / ``load_state_dict()`` resume a batch exactly mid-episode.
+  for any batch size. Start states are uniform in gymnasium's reset bounds, but they are not the
+  ones gymnasium draws for the same seed (its generator is numpy's).
+- State: plain tensors: ``state`` as ``(state_dim, num_envs)`` (gymnasium's ``env.unwrapped.state``
+  of env ``i`` is column ``i``), ``elapsed_steps``, ``episode``, ``seeds``; ``state_dict()`` /
+  ``load_state_dict()`` resume a batch exactly mid-episode.
 - Spaces: gymnasium's own (``single_observation_space``, ``single_action_space``, batched
   ``observation_space``, ``action_space``); ``env_spec()`` gives litrl's ``EnvSpec``.
 """
