@@ -10,6 +10,7 @@ the physics' elementwise ops on contiguous vectors (a quarter faster than stride
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, NamedTuple
@@ -108,8 +109,8 @@ class TorchVecEnv(ABC):
         """
         if seed is None:
             seed = int(torch.randint(0, 2**31 - 1, ()).item())
-        if isinstance(seed, int):
-            seeds = seed + torch.arange(self.num_envs, dtype=torch.int64)
+        if isinstance(seed, numbers.Integral):  # numpy's integers too
+            seeds = int(seed) + torch.arange(self.num_envs, dtype=torch.int64)
         else:
             seeds = torch.as_tensor(list(seed), dtype=torch.int64)
             if seeds.shape != (self.num_envs,):
