@@ -10,7 +10,6 @@ the physics' elementwise ops on contiguous vectors (a quarter faster than stride
 
 from __future__ import annotations
 
-import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, NamedTuple
@@ -109,14 +108,14 @@ class TorchVecEnv(ABC):
         """
         if seed is None:
             seed = int(torch.randint(0, 2**31 - 1, ()).item())
-        if isinstance(seed, numbers.Integral):  # numpy's integers too
-            seeds = int(seed) + torch.arange(self.num_envs, dtype=torch.int64)
-        else:
+        if isinstance(seed, Sequence):
             seeds = torch.as_tensor(list(seed), dtype=torch.int64)
             if seeds.shape != (self.num_envs,):
                 raise ValueError(
                     f"reset(seed=...) got {seeds.numel()} seeds for {self.num_envs} envs"
                 )
+        else:  # an int (numpy's integers too)
+            seeds = int(seed) + torch.arange(self.num_envs, dtype=torch.int64)
         self.seeds = seeds.to(self.device)
         self._streams = start_streams(self.seeds, self.state_dim)
         self.episode.zero_()
