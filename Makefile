@@ -34,7 +34,7 @@ test-all: $(STAMP) ## every test, the slow learning tests included
 smoke: $(STAMP) ## a few seconds of training on CPU
 	$(BIN)/python train.py debug=smoke
 
-bench: $(STAMP) ## benchmarks (~4 h): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, PPO/A2C vs SB3 and plain PyTorch, TD3/SAC vs SB3 and plain PyTorch, memory over a long run, parallel sweeps, tuned presets, Atari throughput, slow tests
+bench: $(STAMP) ## benchmarks (~4 h): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, PPO/A2C vs SB3 and plain PyTorch, TD3/SAC vs SB3 and plain PyTorch, memory over a long run, parallel sweeps, tuned presets, Atari throughput, env backends' steps/s, slow tests
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.bench_dqn_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole
@@ -47,6 +47,7 @@ bench: $(STAMP) ## benchmarks (~4 h): DQN vs SB3 and plain PyTorch, REINFORCE vs
 	$(BIN)/python -m benchmarks.bench_sweep
 	$(BIN)/python -m benchmarks.bench_presets
 	$(BIN)/python -m benchmarks.bench_atari
+	$(BIN)/python -m benchmarks.bench_env_backends
 	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
