@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check (device machine): the gpu-marked tests, the CartPole command on accelerator=gpu and,
 # for a same-machine ratio, on accelerator=cpu, then DQN on Pong's training throughput on both
-# (benchmarks/bench_atari.py), and PPO on CartPole and Pendulum on the GPU. Usage: scripts/gpu_check.sh [OUT_DIR]
+# (benchmarks/bench_atari.py), PPO on CartPole and Pendulum, TD3 and SAC on Pendulum on the GPU, and the
+# torch env backend's steps/s on CUDA (benchmarks/bench_env_backends.py). Usage: scripts/gpu_check.sh [OUT_DIR]
 # Expects wheels in .whl/ (carried: it is git-ignored) for what the machine lacks: hydra-core,
 # omegaconf, antlr4, gymnasium, farama-notifications, ale-py, opencv-python-headless (py3.12).
 set -uo pipefail
@@ -29,7 +30,7 @@ s = read_scalars('$out/run-$acc')
 print('  env_steps/s median', round(statistics.median(x.value for x in s['perf/env_steps_per_sec'])),
       'evals', [round(x.value) for x in s['eval/return_mean']])" | tee -a "$out/summary.txt"
 done
-for preset in ppo_cartpole ppo_pendulum; do  # the new algorithms on the GPU
+for preset in ppo_cartpole ppo_pendulum td3_pendulum sac_pendulum; do  # the new algorithms on the GPU
   rm -rf "$out/run-$preset"
   python3 train.py experiment=$preset accelerator=gpu total_env_steps=40960 progress_bar_refresh_steps=1000 \
     video.every_n_evals=0 hydra.run.dir="$out/run-$preset" > "$out/train-$preset.log" 2>&1
@@ -38,3 +39,5 @@ for preset in ppo_cartpole ppo_pendulum; do  # the new algorithms on the GPU
 done
 python3 -m benchmarks.bench_atari --accelerator gpu cpu --env-steps "${ATARI_STEPS:-20480}" \
   --out "$out/atari.json" 2>&1 | tee "$out/atari.txt"
+python3 -m benchmarks.bench_env_backends --device cuda --num-envs 1024 8192 65536 --seconds 3 \
+  2>&1 | tee "$out/env_backends_cuda.txt"
