@@ -174,8 +174,10 @@ def _bounds(spec: EnvSpec) -> tuple[Tensor, Tensor, int]:
 def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
     """Trains TD3 or SAC as configured in ``cfg`` (litrl's composed config); returns
     (env_steps, eval return) per evaluation."""
-    torch.manual_seed(cfg.seed)
     algo, data = cfg.algo, cfg.algo.data
+    if algo.lr_schedule != "constant":
+        raise ValueError("the plain loop keeps its learning rates constant")
+    torch.manual_seed(cfg.seed)
     env: EnvFactory = instantiate(cfg.env, _convert_="all")
     spec = env.spec()
     agent = PLAIN_ALGOS[get_class(algo._target_)](algo, spec)

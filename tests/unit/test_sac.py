@@ -1,6 +1,7 @@
 """SAC's tanh-Gaussian log-prob, soft target, temperature and target updates, by hand."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -200,3 +201,27 @@ def test_the_squashed_policys_entropy_estimate_is_below_its_gaussians():
     # log-det correction would raise it
     gaussian_entropy = (0.5 * math.log(2 * math.pi * math.e) + log_std).sum().item()
     assert -log_prob.mean().item() < gaussian_entropy
+
+
+def test_a_linear_lr_schedule_anneals_every_optimizer_alpha_included(smoke_cfg):
+    from litrl.events import read_scalars
+    from litrl.train import run
+
+    cfg = smoke_cfg(
+        "algo=sac",
+        "env=pendulum",
+        "total_env_steps=3072",
+        "algo.data.warmup_env_steps=1024",
+        "algo.data.batch_size=32",
+        "algo.data.updates_per_collect=2",
+        "algo.actor_hidden_sizes=[16]",
+        "algo.critic_hidden_sizes=[16]",
+        "algo.lr_schedule=linear",
+        "algo.log_every_env_steps=256",
+    )
+    run(cfg)
+    checkpoint = torch.load(Path(cfg.run_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+    # 8 training steps of the run's 8: every optimizer's factor is 1 - 8/8 = 0
+    assert [s["_last_lr"] for s in checkpoint["lr_schedulers"]] == [[0.0]] * 3
+    logged = [point.value for point in read_scalars(cfg.run_dir)["train/lr"]]
+    assert logged[0] < 3e-4 and logged == sorted(logged, reverse=True)

@@ -13,9 +13,12 @@ import numpy as np
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import GRAD_CLIP_MODES, RLModule
 from litrl.algos.off_policy import replay_minibatches
+from litrl.algos.schedules import SCHEDULES, lr_scheduler
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
 from litrl.envs import EnvSpec
@@ -41,12 +44,28 @@ class BoxActionModule(RLModule):
         updates_before = self.updates
         for minibatch in replay_minibatches(batch.sample, self.hparams["n_step"]):
             self.learn(minibatch, optimizers)
+        for scheduler in cast(list[LRScheduler], self.lr_schedulers()):
+            scheduler.step()
         self.finish_training_step(
             batch.env_steps,
             self.updates - updates_before,
             batch.episode_returns,
             batch.episode_lengths,
         )
+
+    def with_lr_schedules(
+        self, optimizers: list[Optimizer]
+    ) -> tuple[list[Optimizer], list[LRScheduler]]:
+        """``optimizers`` and one ``lr_schedule`` each, stepped once per training step over the
+        run (SB3 anneals every optimizer of TD3 and SAC, the entropy coefficient's included)."""
+        total_steps = self.trainer.estimated_stepping_batches
+        schedule, final = self.hparams["lr_schedule"], self.hparams["lr_final_fraction"]
+        return optimizers, [lr_scheduler(o, schedule, final, total_steps) for o in optimizers]
+
+    def window_metrics(self) -> dict[str, float]:
+        return {
+            "train/lr": cast(list[LightningOptimizer], self.optimizers())[0].param_groups[0]["lr"]
+        }
 
     @classmethod
     def check_spec(cls, spec: EnvSpec) -> None:
@@ -70,7 +89,7 @@ class BoxActionModule(RLModule):
 
 
 def check_shared_arguments(args: dict[str, Any]) -> None:
-    """The range checks of the arguments TD3 and SAC share (a ConfigError naming the field)."""
+    """The checks of the arguments TD3 and SAC share (a ConfigError naming the field)."""
     check_range("algo.gamma", args["gamma"], 0.0, 1.0)
     check_range("algo.actor_lr", args["actor_lr"], 0.0, math.inf, low_open=True)
     check_range("algo.critic_lr", args["critic_lr"], 0.0, math.inf, low_open=True)
@@ -78,6 +97,8 @@ def check_shared_arguments(args: dict[str, Any]) -> None:
     check_range("algo.tau", args["tau"], 0.0, 1.0, low_open=True)
     check_range("algo.n_critics", args["n_critics"], 1, math.inf)
     check_choice("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES)
+    check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
+    check_range("algo.lr_final_fraction", args["lr_final_fraction"], 0.0, 1.0)
 
 
 class BoundedActor(nn.Module):

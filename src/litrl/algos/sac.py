@@ -11,6 +11,8 @@ import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.continuous import (
     BoundedActor,
@@ -130,6 +132,9 @@ class SAC(BoxActionModule):
         target_entropy: the entropy alpha steers towards; None: ``-action_dim`` (the paper's).
         grad_clip_mode: value, norm or none (actor and critics; never alpha).
         grad_clip: the clip threshold for ``grad_clip_mode``.
+        lr_schedule: constant, or linear / exponential decay of every learning rate towards
+            ``lr_final_fraction`` of its start, over the run's training steps.
+        lr_final_fraction: the learning rates' factor at the end (linear) or approached.
         log_every_env_steps: env steps between writes of training metrics.
     """
 
@@ -160,6 +165,8 @@ class SAC(BoxActionModule):
         target_entropy: float | None = None,
         grad_clip_mode: str = "none",
         grad_clip: float = 10.0,
+        lr_schedule: str = "constant",
+        lr_final_fraction: float = 0.0,
         log_every_env_steps: int = 1_000,
     ) -> None:
         super().__init__(log_every_env_steps)
@@ -225,18 +232,18 @@ class SAC(BoxActionModule):
         self.accumulate("train/alpha", alpha)
         self.accumulate("train/entropy", -log_prob.detach().mean())
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> tuple[list[Optimizer], list[LRScheduler]]:
         hp = self.hp
-        optimizers: list[torch.optim.Optimizer] = [
+        optimizers: list[Optimizer] = [
             torch.optim.Adam(self.actor.parameters(), lr=hp.actor_lr),
             torch.optim.Adam(self.critics.parameters(), lr=hp.critic_lr),
         ]
         if hp.learn_alpha:
             optimizers.append(torch.optim.Adam([self.log_alpha], lr=hp.alpha_lr))
-        return optimizers
+        return self.with_lr_schedules(optimizers)
 
     def window_metrics(self) -> dict[str, float]:
-        return {"train/target_entropy": self.target_entropy}
+        return {**super().window_metrics(), "train/target_entropy": self.target_entropy}
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"gradient_steps": self.gradient_steps}

@@ -11,6 +11,8 @@ import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.continuous import (
     BoundedActor,
@@ -107,6 +109,9 @@ class TD3(BoxActionModule):
         exploration_noise: std of the Gaussian noise on the actions taken while training.
         grad_clip_mode: value, norm or none.
         grad_clip: the clip threshold for ``grad_clip_mode``.
+        lr_schedule: constant, or linear / exponential decay of every learning rate towards
+            ``lr_final_fraction`` of its start, over the run's training steps.
+        lr_final_fraction: the learning rates' factor at the end (linear) or approached.
         log_every_env_steps: env steps between writes of training metrics.
     """
 
@@ -134,6 +139,8 @@ class TD3(BoxActionModule):
         exploration_noise: float = 0.1,
         grad_clip_mode: str = "none",
         grad_clip: float = 10.0,
+        lr_schedule: str = "constant",
+        lr_final_fraction: float = 0.0,
         log_every_env_steps: int = 1_000,
     ) -> None:
         super().__init__(log_every_env_steps)
@@ -194,12 +201,14 @@ class TD3(BoxActionModule):
         soft_update(self.target_actor, self.actor, hp.tau)
         soft_update(self.target_critics, self.critics, hp.tau)
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> tuple[list[Optimizer], list[LRScheduler]]:
         hp = self.hp
-        return [
-            torch.optim.Adam(self.actor.parameters(), lr=hp.actor_lr),
-            torch.optim.Adam(self.critics.parameters(), lr=hp.critic_lr),
-        ]
+        return self.with_lr_schedules(
+            [
+                torch.optim.Adam(self.actor.parameters(), lr=hp.actor_lr),
+                torch.optim.Adam(self.critics.parameters(), lr=hp.critic_lr),
+            ]
+        )
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"critic_updates": self.critic_updates}
