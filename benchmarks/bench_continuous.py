@@ -1,7 +1,5 @@
 """TD3 and SAC: litrl vs Stable-Baselines3 with the RL Zoo's hyperparameters.
 
-(About 420 lines: the Zoo's settings for four cases with their sources, both workers, the report.)
-
     python -m benchmarks.bench_continuous [--seeds 0 1 2 3 4] [--cases td3_pendulum sac_pendulum]
         [--libs litrl sb3] [--env-steps N] [--warmup-env-steps N] [--override KEY=VALUE ...]
 
@@ -31,27 +29,15 @@ example ``--env-steps 3000 --warmup-env-steps 1000``); both libraries get the sa
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import statistics
-import sys
-import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from benchmarks.bench_actor_critic import (
-    EVAL_EPISODES,
-    _median,
-    _pair,
-    linear,
-    machine_line,
-    summarize,
-)
+from benchmarks import side_by_side
 from benchmarks.bench_dqn_cartpole import fmt
-from benchmarks.bench_dqn_cartpole import spawn as run_worker
+from benchmarks.side_by_side import EVAL_EPISODES
 
 LIBS = ("litrl", "sb3")
 SB3_LEARNING_STARTS = 100  # SB3's default for TD3 and SAC, which the Zoo keeps unless it says
@@ -154,9 +140,7 @@ def sb3_kwargs(zoo: dict, n_actions: int, warmup: int) -> dict:
 
     kwargs = {k: v for k, v in zoo.items() if k not in ("n_timesteps", "noise_type", "noise_std")}
     kwargs["learning_starts"] = warmup
-    for key, value in kwargs.items():
-        if isinstance(value, str) and value.startswith("lin_"):
-            kwargs[key] = linear(float(value.removeprefix("lin_")))
+    side_by_side.zoo_schedules(kwargs)
     if "noise_type" in zoo:
         assert zoo["noise_type"] == "normal", zoo["noise_type"]
         kwargs["action_noise"] = NormalActionNoise(
@@ -168,28 +152,18 @@ def sb3_kwargs(zoo: dict, n_actions: int, warmup: int) -> dict:
 def litrl_worker(
     case_name: str, seed: int, env_steps: int | None, warmup: int | None, overrides: list[str]
 ) -> dict:
-    from litrl.config import compose_config
-    from litrl.events import read_scalars
-    from litrl.train import run
-
     case = CASES[case_name]
     budget, warmup_steps, final_env_steps = schedule(case, env_steps, warmup)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{case_name}-{seed}-"))
-    cfg = compose_config(
+    cfg, run_dir = side_by_side.litrl_config(
+        case_name,
+        case,
+        seed,
+        budget,
         [
-            f"seed={seed}",
-            f"run_dir={run_dir}",
             "accelerator=cpu",  # SB3 runs on device="cpu"
-            "progress_bar_refresh_steps=1000",
-            "video.every_n_evals=0",
-            f"experiment={case['preset']}",
-            f"total_env_steps={budget}",
-            f"eval.every_env_steps={case['eval_every']}",
-            f"eval.episodes={EVAL_EPISODES}",
-            f"eval.num_envs={EVAL_EPISODES}",
             *([f"algo.data.warmup_env_steps={warmup}"] if warmup is not None else []),
             *overrides,
-        ]
+        ],
     )
     if cfg.algo.data.warmup_env_steps != warmup_steps or cfg.algo.data.num_envs != 1:
         raise SystemExit(
@@ -197,67 +171,23 @@ def litrl_worker(
             f"and num_envs={cfg.algo.data.num_envs}; SB3 runs the Zoo's learning_starts="
             f"{warmup_steps} on one env"
         )
-    started = time.time()
-    final = run(cfg)
-    seconds = time.time() - started
-    scalars = read_scalars(run_dir)
-    evals = [(e.step, e.wall_time - started, e.value) for e in scalars["eval/return_mean"]]
-    if evals[-1][0] != final_env_steps:
-        raise SystemExit(f"litrl ended at {evals[-1][0]} env steps, SB3 at {final_env_steps}")
-    own = scalars.get("perf/env_steps_per_sec", [])
-    return summarize(
-        evals,
-        case["threshold"],
-        final=final,
-        seconds=seconds,
-        env_steps=evals[-1][0],
-        litrl_logged_env_steps_per_sec=statistics.median(s.value for s in own) if own else None,
-        run_dir=str(run_dir),
-    )
+    result = side_by_side.litrl_run(cfg, run_dir, case["threshold"])
+    if result["env_steps"] != final_env_steps:
+        raise SystemExit(
+            f"litrl ended at {result['env_steps']} env steps, SB3 at {final_env_steps}"
+        )
+    return result
 
 
 def sb3_worker(case_name: str, seed: int, env_steps: int | None, warmup: int | None) -> dict:
-    import gymnasium as gym  # noqa: F401  (registers the envs for make_vec_env)
+    side_by_side.import_sb3()
     import stable_baselines3
-
-    # torch imports its compiler stack lazily, at the first optimizer (~1 s); litrl's imports
-    # (Lightning) load it before litrl's clock starts, so load it before SB3's clock too.
-    import torch._dynamo  # noqa: F401
-    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.evaluation import evaluate_policy
 
     case = CASES[case_name]
     _, warmup_steps, final_env_steps = schedule(case, env_steps, warmup)
-    every = case["eval_every"]
-    evals: list[tuple[int, float, float]] = []
+    evals: list[side_by_side.Eval] = []
     eval_env = make_vec_env(case["env_id"], n_envs=EVAL_EPISODES, seed=seed + 10_000)
-
-    class EvalEvery(BaseCallback):
-        """Evaluates once the model has trained on each further ``every`` env steps after the
-        warm-up (litrl's evaluation points)."""
-
-        def _evaluate(self) -> None:
-            eval_env.seed(seed + 10_000 + len(evals))  # applied at evaluate_policy's reset
-            mean, _ = evaluate_policy(
-                self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True
-            )
-            evals.append((self.num_timesteps, time.time() - started, float(mean)))
-
-        def _due(self) -> bool:
-            return self.num_timesteps >= warmup_steps + every * (len(evals) + 1)
-
-        def _on_rollout_start(self) -> None:  # the previous rollout's training is done
-            if self._due():
-                self._evaluate()
-
-        def _on_training_end(self) -> None:
-            if self._due():
-                self._evaluate()
-
-        def _on_step(self) -> bool:
-            return True
-
     started = time.time()
     env = make_vec_env(case["env_id"], n_envs=1, seed=seed)
     n_actions = env.action_space.shape[0]  # type: ignore[index]
@@ -269,79 +199,37 @@ def sb3_worker(case_name: str, seed: int, env_steps: int | None, warmup: int | N
         device="cpu",
         **sb3_kwargs(case["zoo"], n_actions, warmup_steps),
     )
-    model.learn(final_env_steps, callback=EvalEvery())
-    seconds = time.time() - started
-    return summarize(
-        evals, case["threshold"], final=evals[-1][2], seconds=seconds, env_steps=model.num_timesteps
+    callback = side_by_side.eval_every(
+        case["eval_every"], eval_env, seed, evals, started, warmup_env_steps=warmup_steps
+    )
+    return side_by_side.sb3_learn(
+        model, final_env_steps, callback, evals, started, case["threshold"]
     )
 
 
-def spawn(args: list[str]) -> dict:
-    return run_worker(args, module="benchmarks.bench_continuous")
-
-
-def report(results: dict, command: str, machine: str) -> str:
-    lines = [machine, f"command: {command}"]
-    for case_name, runs in results.items():
-        case = CASES[case_name]
-        t = case["threshold"]
-        lines += [
-            "",
-            f"### {case_name}: {case['env_id']}, litrl experiment={case['preset']} vs SB3 "
-            f"{case['sb3_algo']} (Zoo), eval every {case['eval_every']} env steps after the "
-            f"warm-up, threshold {t:g}",
-            "",
-            f"| seed | lib | first ≥{t:g}: steps / s | streak: steps / s | final | best "
-            "| env steps | wall s | env steps/s | peak RSS MB |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for run in runs:
-            r = run["result"]
-            if "error" in r:
-                lines.append(f"| {run['seed']} | {run['lib']} | crashed | | | | | | | |")
-                continue
-            lines.append(
-                f"| {run['seed']} | {run['lib']} | {_pair(r, 'first')} | {_pair(r, 'streak')} "
-                f"| {fmt(r['final_eval'])} | {fmt(r['best_eval'])} | {r['env_steps']} "
-                f"| {fmt(r['seconds'])} | {fmt(r['env_steps_per_sec'], 0)} "
-                f"| {fmt(r['peak_rss_mb'], 0)} |"
-            )
-        lines.append("")
-        lines += _summary(runs, t)
-    return "\n".join(lines)
-
-
-def _summary(runs: list[dict], threshold: float) -> list[str]:
+def summary(runs: list[dict], t: float) -> list[str]:
     """Per library: seeds that reach and end >= the threshold, medians; then litrl / SB3."""
     lines, first_seconds = [], {}
-    for lib in LIBS:
-        done = [r["result"] for r in runs if r["lib"] == lib and "error" not in r["result"]]
-        crashed = sum(r["lib"] == lib and "error" in r["result"] for r in runs)
-        if not done and not crashed:
-            continue
-        first_seconds[lib] = _median([r["first_seconds"] for r in done]) if done else None
-        reached = sum(r["first_seconds"] is not None for r in done)
-        ended = sum(r["final_eval"] >= threshold for r in done)
+    for lib in side_by_side.by_library(runs, LIBS, t):
+        first_seconds[lib.name] = lib.median("first_seconds")
         lines.append(
-            f"- {lib}: reach ≥{threshold:g} {reached}/{len(done)}, "
-            f"end ≥{threshold:g} {ended}/{len(done)}, "
-            f"streak {sum(r['streak_seconds'] is not None for r in done)}/{len(done)}; "
-            f"median to first: {fmt(_median([r['first_env_steps'] for r in done]), 0)} env steps, "
-            f"{fmt(first_seconds[lib])} s; "
-            f"median s to streak {fmt(_median([r['streak_seconds'] for r in done]))}; "
-            f"median final {fmt(_median([r['final_eval'] for r in done]))}; "
-            f"median env steps/s {fmt(_median([r['env_steps_per_sec'] for r in done]), 0)}"
-            + (f"; {crashed} crashed" if crashed else "")
+            f"- {lib.name}: reach ≥{t:g} {lib.of(lib.reached)}, end ≥{t:g} {lib.of(lib.ended)}, "
+            f"streak {lib.of(lib.streaks)}; "
+            f"median to first: {fmt(lib.median('first_env_steps'), 0)} env steps, "
+            f"{fmt(first_seconds[lib.name])} s; "
+            f"median s to streak {fmt(lib.median('streak_seconds'))}; "
+            f"median final {fmt(lib.median('final_eval'))}; "
+            f"median env steps/s {fmt(lib.median('env_steps_per_sec'), 0)}"
+            + lib.crash_note
             + (
-                f" (every seed reaches and ends ≥{threshold:g}: "
-                f"{'yes' if reached == ended == len(done) and not crashed else 'no'})"
-                if lib == "litrl"
+                f" (every seed reaches and ends ≥{t:g}: "
+                f"{'yes' if lib.reached == lib.ended == len(lib.done) and not lib.crashed else 'no'})"
+                if lib.name == "litrl"
                 else ""
             )
         )
-    lit, ref = first_seconds.get("litrl"), first_seconds.get("sb3")
     if "litrl" in first_seconds and "sb3" in first_seconds:
-        ratio = lit / ref if lit and ref else None
+        ratio = side_by_side.ratio(first_seconds["litrl"], first_seconds["sb3"])
         verdict = "—" if ratio is None else ("met" if ratio <= TARGET_RATIO else "not met")
         lines.append(
             f"- median s to first litrl / SB3: {fmt(ratio, 2)} "
@@ -350,14 +238,20 @@ def _summary(runs: list[dict], threshold: float) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(DEFAULT_CASES))
-    parser.add_argument("--libs", nargs="+", choices=LIBS, default=list(LIBS))
-    parser.add_argument("--override", nargs="*", default=[], help="litrl config overrides")
+report = partial(
+    side_by_side.report, cases=CASES, summary=summary, interval_note=" after the warm-up"
+)
+
+
+def work(args: argparse.Namespace) -> dict:
+    if args.worker == "litrl":
+        return litrl_worker(
+            args.case, args.seed, args.env_steps, args.warmup_env_steps, args.override
+        )
+    return sb3_worker(args.case, args.seed, args.env_steps, args.warmup_env_steps)
+
+
+def own_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env-steps", type=int, help="budget for both libraries (default: the Zoo's n_timesteps)"
     )
@@ -366,60 +260,31 @@ def main() -> None:
         type=int,
         help="random-action warm-up for both (default: the Zoo's learning_starts)",
     )
-    parser.add_argument("--out", type=Path, default=Path("outputs/bench/continuous.json"))
-    parser.add_argument("--from-json", type=Path, help="only rewrite the report of an earlier run")
-    parser.add_argument("--worker", choices=LIBS, help=argparse.SUPPRESS)
-    parser.add_argument("--case", choices=list(CASES), help=argparse.SUPPRESS)
-    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    if args.from_json:
-        saved = json.loads(args.from_json.read_text())
-        print(report(saved["results"], saved["command"], saved["machine"]))
-        return
-    if args.worker:
-        if args.worker == "litrl":
-            result = litrl_worker(
-                args.case, args.seed, args.env_steps, args.warmup_env_steps, args.override
-            )
-        else:
-            result = sb3_worker(args.case, args.seed, args.env_steps, args.warmup_env_steps)
-        print(json.dumps(result))
-        return
 
-    command = " ".join(["python -m benchmarks.bench_continuous", *sys.argv[1:]])
-    machine = machine_line()
-    results: dict[str, list[dict]] = {}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    for case_name in args.cases:
-        runs = results.setdefault(case_name, [])
-        for seed in args.seeds:
-            for lib in args.libs:
-                worker = ["--worker", lib, "--case", case_name, "--seed", str(seed)]
-                if args.env_steps is not None:
-                    worker += ["--env-steps", str(args.env_steps)]
-                if args.warmup_env_steps is not None:
-                    worker += ["--warmup-env-steps", str(args.warmup_env_steps)]
-                if lib == "litrl":
-                    worker += ["--override", *args.override]
-                try:
-                    result = spawn(worker)
-                except RuntimeError as error:  # keep going: report the crash
-                    result = {"error": str(error)}
-                runs.append({"seed": seed, "lib": lib, "result": result})
-                brief = {k: v for k, v in result.items() if k != "evals"}
-                print(
-                    json.dumps({"case": case_name, "seed": seed, "lib": lib, **brief}),
-                    file=sys.stderr,
-                    flush=True,
-                )
-                # Written after every run, so a long benchmark can be followed and cut short.
-                args.out.write_text(
-                    json.dumps(
-                        {"results": results, "command": command, "machine": machine}, indent=1
-                    )
-                )
-    print(report(results, command, machine))
+
+def main() -> None:
+    args = side_by_side.parse_args(
+        __doc__,
+        CASES,
+        default_cases=DEFAULT_CASES,
+        libs=LIBS,
+        out=Path("outputs/bench/continuous.json"),
+        own_flags=own_flags,
+        default=list(LIBS),
+    )
+    flags = []
+    if args.env_steps is not None:
+        flags += ["--env-steps", str(args.env_steps)]
+    if args.warmup_env_steps is not None:
+        flags += ["--warmup-env-steps", str(args.warmup_env_steps)]
+    side_by_side.main(
+        args,
+        "benchmarks.bench_continuous",
+        report,
+        work,
+        worker_flags=flags,
+        libs_of=lambda case_name: args.libs,
+    )
 
 
 if __name__ == "__main__":
