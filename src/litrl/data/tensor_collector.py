@@ -5,8 +5,8 @@
 before every vector step), but everything a vector step touches stays on the training device:
 the env's tensors go straight into a chunk preallocated there, Box actions are clipped there,
 random warm-up actions come from a generator there, and episode returns and lengths are summed
-there. The host waits for the device once per chunk, to take the finished episodes and to check
-that the chunk is finite (the guard's per-step check, done in bulk).
+there. The host waits for the device only at the end of a chunk, to take the finished episodes
+and to check that the chunk is finite (the guard's per-step check, done in bulk).
 
 Env steps run under ``torch.inference_mode``; the chunk is allocated outside it, so the
 transitions it hands over are ordinary tensors that the update can differentiate through.
@@ -134,7 +134,7 @@ class TensorCollector:
         clock: PhaseClock | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
-        if envs.device != torch.device(device):
+        if envs.device.type != torch.device(device).type:
             raise ValueError(f"the envs live on {envs.device}, the actor on {device}")
         self.envs = envs
         self.device = envs.device
@@ -254,7 +254,8 @@ class TensorCollector:
         return self._chunk
 
     def _take_episodes(self, chunk: _TensorChunk) -> None:
-        """Checks the filled rows and moves their finished episodes to the host: the chunk's sync."""
+        """Checks the filled rows and moves their finished episodes to the host (the chunk's
+        host syncs; none happen per vector step)."""
         rows = chunk.filled
         check_finite_steps(
             self.envs.env_id,

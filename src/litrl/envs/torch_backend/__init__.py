@@ -25,6 +25,9 @@ The interface (see :class:`TorchVecEnv`)::
 - State: plain tensors: ``state`` as ``(state_dim, num_envs)`` (gymnasium's ``env.unwrapped.state``
   of env ``i`` is column ``i``), ``elapsed_steps``, ``episode``, ``seeds``; ``state_dict()`` /
   ``load_state_dict()`` resume a batch exactly mid-episode.
+- Rendering: ``final_state`` is the state each env's last returned observation shows (the ended
+  episode's last state where an env just autoreset); ``TorchEnvAsGym`` (``.gym_env``) wraps a batch
+  of one as a ``gymnasium.Env`` whose frames are gymnasium's own drawing of that state.
 - Spaces: gymnasium's own (``single_observation_space``, ``single_action_space``, batched
   ``observation_space``, ``action_space``); ``env_spec()`` gives litrl's ``EnvSpec``.
 """
