@@ -52,7 +52,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
         check_range(field, cfg[field], 1, math.inf)
     module, env = load_agent(cfg.ckpt, cfg.device)
     num_envs = max(1, min(cfg.num_envs, cfg.episodes))
-    envs = env.make_vector(num_envs)
+    envs = env.make_vector(num_envs, device=cfg.device)  # a torch-backend batch runs there
     try:
         episodes = evaluate(module, envs, cfg.episodes, cfg.seed, torch.device(cfg.device))
     finally:

@@ -18,6 +18,9 @@ from litrl.errors import ConfigError
 # A change to any of these changes what the resumed run computes; the rest (threads, progress
 # bar, logger, accelerator) only changes how it runs or reports.
 ALGORITHM_KEYS = ("algo", "env", "seed", "total_env_steps", "eval", "early_stop")
+# Keys added after runs were saved, with the value those runs ran with: a checkpoint without
+# the key is no change from a config that has it at this value.
+ADDED_KEYS = {"env.backend": "gymnasium"}
 CONFIG_KEY = "litrl_config"
 
 
@@ -143,7 +146,8 @@ def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
 def _diff(saved: Any, current: Any, key: str, changes: list[str]) -> None:
     if isinstance(saved, dict) and isinstance(current, dict):
         for name in sorted(set(saved) | set(current)):
-            _diff(saved.get(name), current.get(name), f"{key}.{name}", changes)
+            path = f"{key}.{name}"
+            _diff(saved.get(name, ADDED_KEYS.get(path)), current.get(name), path, changes)
     elif saved != current:
         changes.append(f"  {key}: {saved!r} -> {current!r}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from litrl.config import compose_config, expand_shorthands
+from litrl.resume import config_changes
 
 
 def _saved_run(run_dir: Path, *overrides: str) -> Path:
@@ -62,3 +63,11 @@ def test_resume_composes_the_runs_own_config(tmp_path: Path) -> None:
     assert cfg.algo._target_.endswith("Reinforce")
     assert cfg.total_env_steps == 30000
     assert cfg.resume.path == str(run_dir)
+
+
+def test_a_checkpoint_from_before_env_backend_resumes_on_the_gymnasium_backend() -> None:
+    saved = {"env": {"id": "CartPole-v1"}}
+    assert config_changes(saved, {"env": {"id": "CartPole-v1", "backend": "gymnasium"}}) == []
+    assert config_changes(saved, {"env": {"id": "CartPole-v1", "backend": "torch"}}) == [
+        "  env.backend: 'gymnasium' -> 'torch'"
+    ]

@@ -28,6 +28,19 @@ ALGOS = {
     "a2c": ["algo=a2c"],
     # normaliser statistics and the per-env discounted returns must resume too
     "ppo": ["algo=ppo", "algo.normalize_obs=true", "algo.normalize_reward=true"],
+    # the torch backend: the batch's state, device-side episode stats, the random-action generator
+    "ppo_torch": [
+        "algo=ppo",
+        "algo.normalize_obs=true",
+        "algo.normalize_reward=true",
+        "env.backend=torch",
+    ],
+    "dqn_torch": [
+        "algo=dqn",
+        "algo.data.warmup_env_steps=512",
+        "algo.log_every_env_steps=384",
+        "env.backend=torch",
+    ],
     # an odd number of critic updates per step: the policy_delay phase must resume mid-cycle
     "td3": [
         "algo=td3",
@@ -168,6 +181,9 @@ def _run_with_signal_before_vector_step(
         ("dqn", 234),  # 10 vector steps into the 6th training step's collect (32 each)
         ("ppo", 129),  # before the first vector step of the second evaluation interval
         ("ppo", 170),  # 10 vector steps into the 6th rollout
+        ("dqn_torch", 40),
+        ("dqn_torch", 234),
+        ("ppo_torch", 170),
     ],
 )
 def test_a_stop_between_vector_steps_resumes_as_an_uninterrupted_run(
@@ -193,6 +209,7 @@ def test_a_stop_between_vector_steps_resumes_as_an_uninterrupted_run(
     [
         ("dqn", 1),  # the second evaluation, before its first vector step
         ("ppo", 5),  # 5 vector steps into the second evaluation
+        ("ppo_torch", 5),
     ],
 )
 def test_a_stop_during_an_evaluation_resumes_as_an_uninterrupted_run(

@@ -1,14 +1,20 @@
-"""The torch backend on a CUDA device: same start states and steps as on the CPU, and no host sync."""
+"""The torch backend on a CUDA device: same start states and steps as on the CPU, no host sync per
+step (env or collector), and a tiny training run."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from litrl.config import compose_config
+from litrl.data.collector import TensorCollector
 from litrl.envs.torch_backend import TORCH_ENVS, make_torch_env
+from litrl.events import read_scalars
+from litrl.train import run
 from tests.unit.test_torch_envs import random_actions
 
 pytestmark = pytest.mark.gpu
+CUDA = torch.device("cuda")
 
 
 @pytest.mark.parametrize("env_id", list(TORCH_ENVS))
@@ -42,3 +48,44 @@ def test_a_cuda_step_never_waits_for_the_device(env_id: str) -> None:
             batch.step(step_actions)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+class PushBack:
+    """Acts on the device without a host sync: a Box torque against the pendulum's swing."""
+
+    def act(self, obs, env_steps, greedy=False):
+        return -3.0 * obs[:, 2:3]
+
+
+def test_a_collect_waits_for_the_device_once_per_chunk_not_per_step(monkeypatch) -> None:
+    batch = make_torch_env("Pendulum-v1", 1_024, device="cuda", max_episode_steps=20)
+    collector = TensorCollector(batch, CUDA, seed=0)
+    take_episodes, chunks = collector._take_episodes, []
+    monkeypatch.setattr(collector, "_take_episodes", chunks.append)  # the chunk's one sync
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # any host sync inside a vector step raises
+    try:
+        warmup = collector.collect(None, 32)  # random actions from the device generator
+        chunk = collector.collect(PushBack(), 32)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for taken in chunks:
+        take_episodes(taken)
+    assert warmup.obs.device.type == chunk.action.device.type == "cuda"
+    assert collector.env_steps == 64 * 1_024
+    assert collector.pop_finished_episodes().lengths.tolist() == [20] * 3 * 1_024
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_tiny_torch_backend_run_on_the_gpu(tmp_path, algo: str) -> None:
+    cfg = compose_config(
+        [
+            "debug=smoke",
+            f"algo={algo}",
+            "env.backend=torch",
+            "accelerator=gpu",
+            f"run_dir={tmp_path}",
+        ]
+    )
+    run(cfg)
+    assert len(read_scalars(tmp_path)["eval/return_mean"]) == 2

@@ -1,4 +1,9 @@
-"""Stepping vector envs with an actor: transitions for the buffer, episode stats, evaluation."""
+"""Stepping vector envs with an actor: transitions for the buffer, episode stats, evaluation.
+
+``Collector`` steps gymnasium vector envs and stages each chunk on the host; the torch backend's
+batches get ``TensorCollector`` (``litrl.data.tensor_collector``), which never leaves the device.
+``make_collector`` and ``evaluate`` choose by the kind of envs.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +11,41 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
-from torch import Tensor
 
 from litrl.data.buffers import Transitions
+from litrl.data.contract import (
+    Actor,
+    CollectInterrupted,
+    Episodes,
+    EvaluationInterrupted,
+    OnPolicyActor,
+    never_stop,
+)
+from litrl.data.tensor_collector import TensorCollector, evaluate_batch
 from litrl.envs import final_observations, is_image
 from litrl.envs.snapshot import restore, snapshot
+from litrl.envs.torch_backend import TorchVecEnv
 from litrl.perf import PhaseClock
 
+__all__ = [
+    "Actor",
+    "CollectInterrupted",
+    "Collector",
+    "Episodes",
+    "EvaluationInterrupted",
+    "OnPolicyActor",
+    "TensorCollector",
+    "evaluate",
+    "make_collector",
+    "to_env_action",
+]
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class Actor(Protocol):
-    """What the data side needs from an agent: a batched action for a batch of observations."""
-
-    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
-        """Actions for ``obs`` (one row per env), given the env steps taken so far."""
-        ...
-
-
-@runtime_checkable
-class OnPolicyActor(Actor, Protocol):
-    """An actor whose rollouts are stamped with the version of the parameters that acted."""
-
-    policy_version: int
 
 
 def to_env_action(action: np.ndarray, space: gym.Space) -> np.ndarray:
@@ -51,23 +61,6 @@ def to_env_action(action: np.ndarray, space: gym.Space) -> np.ndarray:
 
 def _action_dtype(space: gym.Space) -> type:
     return np.float32 if isinstance(space, gym.spaces.Box) else np.int64
-
-
-class CollectInterrupted(Exception):
-    """A stop was requested between two vector steps of a collect.
-
-    The steps taken so far stay in the collector, and in its ``state_dict``: the next
-    ``collect`` of the same length, in this run or in a resumed one, continues the chunk, so
-    no env step is lost or stored twice.
-    """
-
-
-class EvaluationInterrupted(Exception):
-    """A stop was requested between two vector steps of a greedy evaluation.
-
-    The evaluation is abandoned: its episodes so far are dropped, and a resumed run runs it
-    again from its start, with the same seed.
-    """
 
 
 @dataclass
@@ -113,17 +106,6 @@ class _Chunk:
 _CHUNK_ARRAYS = ("obs", "next_obs", "action", "reward", "terminated", "truncated", "start_lengths")
 
 
-def _never() -> bool:
-    return False
-
-
-class Episodes(NamedTuple):
-    """Returns and lengths of finished episodes, in finishing order."""
-
-    returns: Tensor
-    lengths: Tensor
-
-
 class Collector:
     """Steps ``envs`` with an actor and stages the transitions on the host.
 
@@ -152,7 +134,7 @@ class Collector:
         self.device = device
         self.seed = seed
         self.clock = clock or PhaseClock()
-        self.should_stop = should_stop or _never
+        self.should_stop = should_stop or never_stop
         space = envs.single_observation_space
         # Image frames stay bytes on their way to the buffer; everything else is float32.
         self._obs_dtype = np.uint8 if is_image(space.dtype, space.shape) else np.float32
@@ -300,9 +282,23 @@ class Collector:
         self._running_length[ended] = 0
 
 
+def make_collector(
+    envs: VectorEnv | TorchVecEnv,
+    device: torch.device,
+    seed: int,
+    clock: PhaseClock | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Collector | TensorCollector:
+    """The collector for these envs: ``TensorCollector`` for a torch-backend batch, else
+    ``Collector`` (same arguments)."""
+    if isinstance(envs, TorchVecEnv):
+        return TensorCollector(envs, device, seed, clock, should_stop)
+    return Collector(envs, device, seed, clock, should_stop)
+
+
 def evaluate(
     actor: Actor,
-    envs: VectorEnv,
+    envs: VectorEnv | TorchVecEnv,
     episodes: int,
     seed: int,
     device: torch.device,
@@ -311,12 +307,15 @@ def evaluate(
     """Runs ``episodes`` greedy episodes spread over the sub-envs.
 
     Each sub-env gets a fixed quota up front, so short episodes are not over-counted the way
-    "first N to finish" would count them.
+    "first N to finish" would count them. A torch-backend batch is evaluated on its own device
+    (``evaluate_batch``).
 
     Raises:
         EvaluationInterrupted: ``should_stop()``, asked before every vector step, said True.
     """
-    should_stop = should_stop or _never
+    if isinstance(envs, TorchVecEnv):
+        return evaluate_batch(actor, envs, episodes, seed, should_stop)
+    should_stop = should_stop or never_stop
     quota = np.full(envs.num_envs, episodes // envs.num_envs)
     quota[: episodes % envs.num_envs] += 1
     returns: list[float] = []

@@ -21,7 +21,15 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
-from litrl.data.collector import Actor, Collector, Episodes, OnPolicyActor, evaluate
+from litrl.data.collector import (
+    Actor,
+    Collector,
+    Episodes,
+    OnPolicyActor,
+    TensorCollector,
+    evaluate,
+    make_collector,
+)
 from litrl.data.fields import FieldSpec, action_field, obs_field
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 from litrl.data.memory import check_fits
@@ -137,7 +145,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         self.should_stop = should_stop
         self.evaluations_done = 0
         self.clock = PhaseClock()  # seconds in env stepping, acting and the buffer (perf/*)
-        self.collector: Collector | None = None
+        self.collector: Collector | TensorCollector | None = None
         self.resumed_exactly: bool | None = None  # set by load_state_dict
         self._pending_state: dict[str, Any] | None = None
 
@@ -196,9 +204,9 @@ class EnvRolloutDataModule(L.LightningDataModule):
             self.actor = cast(Actor, self.trainer.lightning_module)
         self._check_actor()
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        envs = self.env.make_vector(self.num_envs, training=True)
-        self.collector = Collector(envs, device, self.seed, self.clock, self.should_stop)
-        self.eval_envs = self.env.make_vector(self.eval_num_envs)
+        envs = self.env.make_vector(self.num_envs, training=True, device=device)
+        self.collector = make_collector(envs, device, self.seed, self.clock, self.should_stop)
+        self.eval_envs = self.env.make_vector(self.eval_num_envs, device=device)
         self._setup_storage(device)
         if self._pending_state is not None:
             self.load_state_dict(self._pending_state)
@@ -215,6 +223,12 @@ class EnvRolloutDataModule(L.LightningDataModule):
             return
         self._pending_state = None
         self.evaluations_done = state_dict["evaluations_done"]
+        saved_backend = state_dict["collector"].get("backend", "gymnasium")
+        if saved_backend != self.env.backend:
+            raise ConfigError(
+                f"the checkpoint's envs ran on env.backend={saved_backend}, this run's on "
+                f"env.backend={self.env.backend}: resume with the backend the run started with."
+            )
         self.resumed_exactly = self.collector.load_state_dict(state_dict["collector"])
         self._load_storage(state_dict)
 
@@ -504,7 +518,7 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         episodes = self.collector.pop_finished_episodes()
         return TrajectoryBatch(
             transitions=transitions,
-            fresh_start=torch.from_numpy(self.collector.fresh_starts()),
+            fresh_start=torch.as_tensor(self.collector.fresh_starts()),
             policy_version=policy_version,
             env_steps=self.collector.env_steps,
             episode_returns=episodes.returns.tolist(),

@@ -1,7 +1,15 @@
-"""Building Gymnasium environments from config: ids, user classes, checks, vector envs, specs."""
+"""Building environments from config: ids, user classes, checks, vector envs, specs.
+
+Two backends serve them (``env.backend``): gymnasium (any id or user class, stepped by
+``SyncVectorEnv``) and torch (five classic-control ids as batched tensor code on the training
+device, ``litrl.envs.torch_backend``). (About 430 lines: every source of envs, ids, user
+classes and the torch backend, is checked and built by the one ``EnvFactory`` a config names, and
+its checks read best side by side.)
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import importlib
@@ -16,11 +24,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObservation, TimeLimit
 
-from litrl.envs.guard import GuardedEnv
+from litrl.envs.guard import GuardedEnv, check_batch
 from litrl.envs.legacy import LegacyEnvAdapter, api_of
 from litrl.envs.mujoco_support import (
     MujocoRendering,
@@ -31,11 +40,15 @@ from litrl.envs.mujoco_support import (
     missing_dependency,
     uses_mujoco,
 )
-from litrl.errors import ConfigError, unknown_key
+from litrl.envs.spec import EnvSpec
+from litrl.envs.torch_backend import TORCH_ENVS, TorchVecEnv, make_torch_env
+from litrl.envs.torch_backend.gym_env import TorchEnvAsGym
+from litrl.errors import ConfigError, check_choice, unknown_key
 
 log = logging.getLogger(__name__)
 
 # The standard DQN preprocessing (Mnih et al. 2015; Machado et al. 2018 for the noop starts).
+BACKENDS = ("gymnasium", "torch")
 ATARI_DEFAULTS: dict[str, Any] = {
     "frame_skip": 4,
     "screen_size": 84,
@@ -44,39 +57,6 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "clip_rewards": True,
     "terminal_on_life_loss": False,
 }
-
-
-@dataclass(frozen=True)
-class EnvSpec:
-    """What an agent needs to know about an environment to build its networks.
-
-    ``obs_categories`` is the size of a Discrete observation space (observations are indices,
-    one-hot encoded by the networks); 0 for Box observations. ``frame_stack`` is the number of
-    frames stacked along the first axis by litrl's Atari preprocessing; 1 for other envs.
-    """
-
-    env_id: str
-    obs_shape: tuple[int, ...]
-    action_space: gym.Space
-    reward_threshold: float | None
-    obs_categories: int = 0
-    obs_dtype: str = "float32"
-    frame_stack: int = 1
-
-    @property
-    def image_obs(self) -> bool:
-        """Stacked uint8 frames ``(C, H, W)``: a CNN reads them and the buffer stores bytes."""
-        return is_image(self.obs_dtype, self.obs_shape)
-
-    @property
-    def n_actions(self) -> int:
-        """Number of actions of a Discrete action space; 0 for any other space."""
-        return int(self.action_space.n) if isinstance(self.action_space, gym.spaces.Discrete) else 0
-
-
-def is_image(dtype: Any, shape: tuple[int, ...] | None) -> bool:
-    """Whether observations of this dtype and shape are image frames (uint8, three axes)."""
-    return np.dtype(dtype) == np.uint8 and len(shape or ()) == 3
 
 
 @dataclass
@@ -97,6 +77,9 @@ class EnvFactory:
         atari: Atari preprocessing options (keys of ``ATARI_DEFAULTS``); None for other envs.
             Training envs get reward clipping and, if asked, a life loss as termination;
             evaluation envs report the game's own score.
+        backend: what steps the envs: ``gymnasium`` (``SyncVectorEnv``), or ``torch`` (batched
+            tensor dynamics on the training device, for the ids in ``TORCH_ENVS``; no ``kwargs``,
+            ``entry_point`` or ``atari``). Training and evaluation envs share it.
     """
 
     id: str | None = None
@@ -106,6 +89,7 @@ class EnvFactory:
     max_episode_steps: int | None = None
     reward_threshold: float | None = None
     atari: dict[str, Any] | None = None
+    backend: str = "gymnasium"
 
     def __post_init__(self) -> None:
         self.kwargs = dict(self.kwargs or {})
@@ -124,6 +108,9 @@ class EnvFactory:
             raise ConfigError(
                 f"env.max_episode_steps={self.max_episode_steps} must be >= 1 or null."
             )
+        check_choice("env.backend", self.backend, list(BACKENDS))
+        if self.backend == "torch":
+            self._check_torch_backend()
         if self.package:
             _import(self.package, "env.package")
         self._env_class: Callable[..., Any] | None = None
@@ -158,6 +145,8 @@ class EnvFactory:
             training: an env the agent learns from (Atari: clipped rewards), not one it is
                 evaluated on.
         """
+        if self.backend == "torch":  # one env of the batch, drawn by gymnasium's own
+            return GuardedEnv(TorchEnvAsGym(self._torch_batch(1), render_mode), self.name)
         extra: dict[str, Any] = {"render_mode": render_mode} if render_mode else {}
         if self._env_class is None:
             assert self.id is not None
@@ -173,16 +162,26 @@ class EnvFactory:
             env = _atari_preprocessing(env, {**ATARI_DEFAULTS, **self.atari}, training)
         return GuardedEnv(env, self.name)
 
-    def make_vector(self, num_envs: int, training: bool = False) -> SyncVectorEnv:
+    def make_vector(
+        self, num_envs: int, training: bool = False, device: torch.device | str = "cpu"
+    ) -> SyncVectorEnv | TorchVecEnv:
         """``num_envs`` copies stepped in lock-step.
 
         The autoreset mode is SAME_STEP: the observation returned at an episode end is already
         the next episode's first one, and the true final observation sits in
-        ``info["final_obs"]``, so the transition stored for that step bootstraps from the
-        right state.
+        ``info["final_obs"]`` (``final_obs`` of a ``TorchVecEnv`` step), so the transition
+        stored for that step bootstraps from the right state.
+
+        Args:
+            num_envs: envs in the batch.
+            training: envs the agent learns from (Atari: clipped rewards).
+            device: where a torch-backend batch lives (the training device); gymnasium envs
+                live on the host.
         """
         if num_envs < 1:
             raise ConfigError(f"num_envs={num_envs} must be >= 1.")
+        if self.backend == "torch":
+            return self._torch_batch(num_envs, device)
         makers: list[Callable[[], gym.Env]] = [
             functools.partial(self.make, training=training)
         ] * num_envs
@@ -192,8 +191,13 @@ class EnvFactory:
         """Reads the spaces of one throwaway instance, after a reset and a random step.
 
         That first step is a preflight: an env that raises, or returns a NaN or misshapen
-        observation straight away, fails here, before any compute is spent.
+        observation straight away, fails here, before any compute is spent (for the torch
+        backend: ``check_batch`` on a batch of two).
         """
+        if self.backend == "torch":
+            batch = self._torch_batch(2)
+            check_batch(batch, self.name)
+            return dataclasses.replace(batch.env_spec(), reward_threshold=self.reward_threshold)
         env = self.make()
         try:
             obs_space, action_space = env.observation_space, env.action_space
@@ -216,6 +220,31 @@ class EnvFactory:
         return EnvSpec(
             name, tuple(obs_space.shape), action_space, self.reward_threshold, 0, dtype, frame_stack
         )
+
+    # ---- the torch backend --------------------------------------------------------------
+
+    def _check_torch_backend(self) -> None:
+        served = ", ".join(TORCH_ENVS)
+        if self.entry_point is not None:
+            raise ConfigError(
+                f"env.backend=torch serves registered ids ({served}), not your own class "
+                f"env.entry_point={self.entry_point}; use env.backend=gymnasium for it."
+            )
+        if self.id not in TORCH_ENVS:
+            raise ConfigError(
+                f"env.backend=torch cannot serve env.id={self.id}; it serves {served}. Use "
+                "env.backend=gymnasium for other ids."
+            )
+        for name, value in (("kwargs", self.kwargs), ("atari", self.atari)):
+            if value:
+                raise ConfigError(
+                    f"env.backend=torch has no env.{name} (got {value}): its envs are the ids "
+                    f"as registered. Drop env.{name}, or use env.backend=gymnasium."
+                )
+
+    def _torch_batch(self, num_envs: int, device: torch.device | str = "cpu") -> TorchVecEnv:
+        assert self.id is not None
+        return make_torch_env(self.id, num_envs, device, max_episode_steps=self.max_episode_steps)
 
     # ---- user classes -------------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""Runtime checks on every env step: a broken env stops the run with a message, not a NaN loss."""
+"""Runtime checks on env steps: a broken env stops the run with a message, not a NaN loss.
+
+Gymnasium envs are checked on every step (``GuardedEnv``); torch-backend batches once at start
+(``check_batch``) and then once per collected chunk (``check_finite_steps``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,10 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
+from torch import Tensor
+
+from litrl.envs.torch_backend import TorchVecEnv
 
 
 class EnvError(RuntimeError):
@@ -77,3 +85,77 @@ class GuardedEnv(gym.Wrapper):
 
     def _where(self, call: str, problem: str) -> str:
         return f"{self.name}: {call} {problem}. Fix the environment; the run dir keeps what was finished."
+
+
+# ---- the torch backend: checked at start, and once per chunk (a per-step check would sync) ----
+
+
+def check_batch(env: TorchVecEnv, name: str, seed: int = 0) -> None:
+    """``check_env`` for a torch-backend batch: a reset and a step with random actions, and the
+    shape, dtype, device and finiteness of everything they return.
+
+    Raises:
+        EnvError: naming the call, the output and what was expected.
+    """
+    n, obs_shape = env.num_envs, (env.num_envs, *(env.single_observation_space.shape or ()))
+    obs = env.reset(seed=seed)
+    _check_tensor(name, "reset()", "observations", obs, obs_shape, torch.float32, env.device)
+    space = env.single_action_space
+    space.seed(seed)
+    actions = torch.as_tensor(np.stack([space.sample() for _ in range(n)]), device=env.device)
+    step = env.step(actions)
+    expected = {
+        "obs": (obs_shape, torch.float32),
+        "final_obs": (obs_shape, torch.float32),
+        "reward": ((n,), torch.float32),
+        "terminated": ((n,), torch.bool),
+        "truncated": ((n,), torch.bool),
+    }
+    for field, (shape, dtype) in expected.items():
+        _check_tensor(name, "step()", field, getattr(step, field), shape, dtype, env.device)
+
+
+def check_finite_steps(env_id: str, first_env_step: int, **steps: Tensor) -> None:
+    """Raises an EnvError naming the first env and step whose value is NaN or infinite.
+
+    Args:
+        env_id: the env's id, for the message.
+        first_env_step: the run's env step at the first row.
+        steps: ``(steps, num_envs, ...)`` tensors, e.g. a chunk's observations and rewards.
+    """
+    bad = [~torch.isfinite(v).reshape(*v.shape[:2], -1).all(2) for v in steps.values()]
+    if not bool(torch.stack(bad).any()):  # the one host sync
+        return
+    for (field, value), field_bad in zip(steps.items(), bad, strict=True):
+        if field_bad.any():
+            row, env = (int(i) for i in field_bad.nonzero()[0])
+            step = first_env_step + row * value.shape[1] + env
+            raise EnvError(
+                f"env.id={env_id} (env.backend=torch): env {env} returned a non-finite {field} "
+                f"{value[row, env].tolist()} around env step {step}. The torch backend's dynamics "
+                "are finite for finite actions: look for NaN actions (a diverged policy). The run "
+                "dir keeps what was finished."
+            )
+
+
+def _check_tensor(
+    name: str,
+    call: str,
+    field: str,
+    value: Any,
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> None:
+    problem = None
+    if not isinstance(value, Tensor):
+        problem = f"a {type(value).__name__}, not a tensor"
+    elif tuple(value.shape) != shape or value.dtype != dtype or value.device != device:
+        problem = f"{value.dtype} {tuple(value.shape)} on {value.device}"
+    elif value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        problem = f"non-finite values {value.tolist()}"
+    if problem is not None:
+        raise EnvError(
+            f"{name} (env.backend=torch): {call} returned {field} as {problem}; expected "
+            f"{dtype} {shape} on {device}."
+        )

@@ -11,8 +11,9 @@ The interface (see :class:`TorchVecEnv`)::
   ``dtype=torch.float64`` follows gymnasium's float64 arithmetic; observations and rewards are
   float32 either way. ``tests/unit/test_torch_envs.py`` checks every id against gymnasium step
   for step. Discrete actions are integer tensors ``(num_envs,)``, Box actions ``(num_envs, 1)``.
-- Time limits: gymnasium's registered ``max_episode_steps``; ``truncated`` is set on the step that
-  reaches it, alongside ``terminated`` if both hold (as gymnasium's ``TimeLimit`` does).
+- Time limits: gymnasium's registered ``max_episode_steps`` unless the constructor's overrides it;
+  ``truncated`` is set on the step that reaches it, alongside ``terminated`` if both hold (as
+  gymnasium's ``TimeLimit`` does).
 - Same-step autoreset: an env that terminates or truncates restarts within the same ``step``;
   ``obs`` is then its next episode's first observation and ``final_obs`` the ended episode's last
   one (for every other env the two are equal). The step never branches on tensor values, so it
@@ -24,6 +25,9 @@ The interface (see :class:`TorchVecEnv`)::
 - State: plain tensors: ``state`` as ``(state_dim, num_envs)`` (gymnasium's ``env.unwrapped.state``
   of env ``i`` is column ``i``), ``elapsed_steps``, ``episode``, ``seeds``; ``state_dict()`` /
   ``load_state_dict()`` resume a batch exactly mid-episode.
+- Rendering: ``final_state`` is the state each env's last returned observation shows (the ended
+  episode's last state where an env just autoreset); ``TorchEnvAsGym`` (``.gym_env``) wraps a batch
+  of one as a ``gymnasium.Env`` whose frames are gymnasium's own drawing of that state.
 - Spaces: gymnasium's own (``single_observation_space``, ``single_action_space``, batched
   ``observation_space``, ``action_space``); ``env_spec()`` gives litrl's ``EnvSpec``.
 """
@@ -48,13 +52,16 @@ def make_torch_env(
     num_envs: int,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    max_episode_steps: int | None = None,
 ) -> TorchVecEnv:
     """A batch of ``num_envs`` copies of ``env_id``; see :class:`TorchVecEnv` for the arguments."""
     if env_id not in TORCH_ENVS:
         raise ValueError(
             f"the torch backend has no env {env_id!r}; it serves {', '.join(TORCH_ENVS)}"
         )
-    return TORCH_ENVS[env_id](num_envs, device=device, dtype=dtype)
+    return TORCH_ENVS[env_id](
+        num_envs, device=device, dtype=dtype, max_episode_steps=max_episode_steps
+    )
 
 
 __all__ = [

@@ -19,7 +19,7 @@ import torch
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from litrl.envs.factory import EnvSpec
+from litrl.envs.spec import EnvSpec
 from litrl.envs.torch_backend.seeding import start_streams, uniform_bits
 
 _STATE_KEYS = ("state", "elapsed_steps", "episode", "seeds")
@@ -49,6 +49,7 @@ class TorchVecEnv(ABC):
         dtype: floating dtype of the state and the physics. Observations and rewards are float32
             either way. float64 follows gymnasium's own arithmetic (CartPole, Acrobot, both
             MountainCars and Pendulum compute in float64 in gymnasium), float32 is faster on GPUs.
+        max_episode_steps: the time limit (truncation); None keeps the id's registered one.
     """
 
     env_id: ClassVar[str]
@@ -57,15 +58,21 @@ class TorchVecEnv(ABC):
     start_high: ClassVar[tuple[float, ...]]
 
     def __init__(
-        self, num_envs: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+        self,
+        num_envs: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        max_episode_steps: int | None = None,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        if max_episode_steps is not None and max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be at least 1, got {max_episode_steps}")
         reference = gym.make(self.env_id)
         assert reference.spec is not None and reference.spec.max_episode_steps is not None
-        self.max_episode_steps: int = reference.spec.max_episode_steps
+        self.max_episode_steps: int = max_episode_steps or reference.spec.max_episode_steps
         self.reward_threshold: float | None = reference.spec.reward_threshold
         self.single_observation_space: gym.Space = reference.observation_space
         self.single_action_space: gym.Space = reference.action_space
@@ -78,6 +85,9 @@ class TorchVecEnv(ABC):
         high = torch.tensor(self.start_high, dtype=dtype, device=self.device)[:, None]
         self._start_step = (high - self._start_low) * 2.0**-24  # the width of one of 2**24 bins
         self.state = torch.zeros(self.state_dim, num_envs, dtype=dtype, device=self.device)
+        # The state each env's last returned observation shows: ``state``, except for an env
+        # whose episode just ended, where it is the state that episode ended in (for rendering).
+        self.final_state = self.state
         self.elapsed_steps = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self.episode = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self.seeds = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
@@ -120,7 +130,7 @@ class TorchVecEnv(ABC):
         self._streams = start_streams(self.seeds, self.state_dim)
         self.episode.zero_()
         self.elapsed_steps.zero_()
-        self.state = self.start_states()
+        self.state = self.final_state = self.start_states()
         self._started = True
         return self.observe(self.state)
 
@@ -146,6 +156,7 @@ class TorchVecEnv(ABC):
         # Branch-free autoreset: every env's next start state is drawn, finished envs take theirs.
         # Nothing here reads a tensor's value on the host, so a GPU batch never waits.
         self.state = torch.where(done, self.start_states(), next_state)
+        self.final_state = next_state
         obs, final_obs = self.observe(self.state), self.observe(next_state)
         return TorchStep(obs, reward, terminated, truncated, final_obs)
 
@@ -169,7 +180,13 @@ class TorchVecEnv(ABC):
                 )
             setattr(self, key, saved.to(self.device, copy=True))
         self._streams = start_streams(self.seeds, self.state_dim)
+        self.final_state = self.state
         self._started = True
+
+    def close(self) -> None:
+        """Ends the batch's episodes, as a gymnasium vector env's ``close``: ``step`` then needs
+        a ``reset`` first. (Plain tensors: nothing else to release.)"""
+        self._started = False
 
     def env_spec(self) -> EnvSpec:
         """litrl's description of this env, for building networks and buffers."""

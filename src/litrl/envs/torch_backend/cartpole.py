@@ -37,9 +37,13 @@ class CartPole(TorchVecEnv):
     start_high = (0.05,) * 4
 
     def __init__(
-        self, num_envs: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+        self,
+        num_envs: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        max_episode_steps: int | None = None,
     ) -> None:
-        super().__init__(num_envs, device, dtype)
+        super().__init__(num_envs, device, dtype, max_episode_steps)
         self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=dtype, device=self.device)
         limits = [[X_THRESHOLD], [THETA_THRESHOLD]]
         self._limits = torch.tensor(limits, dtype=dtype, device=self.device)
