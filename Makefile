@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-all smoke bench lint format tensorboard clean
+.PHONY: help install train test test-all test-envpool smoke bench lint format tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -31,11 +31,15 @@ test: $(STAMP) ## the fast test suite (about 5 minutes on 2 cores)
 test-all: $(STAMP) ## every test, the slow learning tests included
 	$(BIN)/python -m pytest -m "slow or not slow"
 
+test-envpool: $(STAMP) ## install the envpool extra (~325 MB download) and run the EnvPool backend's tests
+	$(BIN)/python -m pip install --quiet -e ".[dev,envpool]"
+	$(BIN)/python -m pytest tests/unit/test_envpool.py tests/e2e/test_envpool.py
+
 smoke: $(STAMP) ## a few seconds of training on CPU
 	$(BIN)/python train.py debug=smoke
 
 bench: $(STAMP) ## benchmarks (~4 h): DQN vs SB3 and plain PyTorch, REINFORCE vs the classic example, PPO/A2C vs SB3 and plain PyTorch, TD3/SAC vs SB3 and plain PyTorch, memory over a long run, parallel sweeps, tuned presets, Atari throughput, env backends' steps/s, slow tests
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench,envpool]"
 	$(BIN)/python -m benchmarks.bench_dqn_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole --held-out

@@ -21,6 +21,9 @@ ALGORITHM_KEYS = ("algo", "env", "seed", "total_env_steps", "eval", "early_stop"
 # Keys added after runs were saved, with the value those runs ran with: a checkpoint without
 # the key is no change from a config that has it at this value.
 ADDED_KEYS = {"env.backend": "gymnasium"}
+# Keys inside ALGORITHM_KEYS that only change how fast a run goes: EnvPool's thread count
+# (each env keeps its own generator, so its episodes do not depend on the threads).
+SPEED_KEYS = {"env.num_threads"}
 CONFIG_KEY = "litrl_config"
 
 
@@ -147,6 +150,8 @@ def _diff(saved: Any, current: Any, key: str, changes: list[str]) -> None:
     if isinstance(saved, dict) and isinstance(current, dict):
         for name in sorted(set(saved) | set(current)):
             path = f"{key}.{name}"
+            if path in SPEED_KEYS:
+                continue
             _diff(saved.get(name, ADDED_KEYS.get(path)), current.get(name), path, changes)
     elif saved != current:
         changes.append(f"  {key}: {saved!r} -> {current!r}")

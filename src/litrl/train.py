@@ -143,8 +143,9 @@ def run(cfg: DictConfig) -> float:
         )
     if resume and datamodule.resumed_exactly is False:
         log.warning(
-            "the envs could not be snapshotted (their state is not plain data), so the resumed run "
-            "reset them: unfinished episodes at the checkpoint were dropped."
+            "the envs could not be snapshotted (their state is not plain data, or lives in "
+            "EnvPool's C++ pool), so the resumed run reset them: unfinished episodes at the "
+            "checkpoint were dropped."
         )
     final_return = float(module.last_eval_return)
     log.info(

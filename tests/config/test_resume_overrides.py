@@ -71,3 +71,11 @@ def test_a_checkpoint_from_before_env_backend_resumes_on_the_gymnasium_backend()
     assert config_changes(saved, {"env": {"id": "CartPole-v1", "backend": "torch"}}) == [
         "  env.backend: 'gymnasium' -> 'torch'"
     ]
+
+
+def test_env_num_threads_is_no_config_change() -> None:
+    # EnvPool's envs keep one generator each: the thread count changes only the speed.
+    saved = {"env": {"id": "CartPole-v1", "backend": "envpool"}}
+    current = {"env": {"id": "CartPole-v1", "backend": "envpool", "num_threads": 2}}
+    assert config_changes(saved, current) == []
+    assert config_changes({"env": {**current["env"], "num_threads": 8}}, current) == []

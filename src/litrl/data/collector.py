@@ -1,7 +1,8 @@
 """Stepping vector envs with an actor: transitions for the buffer, episode stats, evaluation.
 
-``Collector`` steps gymnasium vector envs and stages each chunk on the host; the torch backend's
-batches get ``TensorCollector`` (``litrl.data.tensor_collector``), which never leaves the device.
+``Collector`` steps gymnasium vector envs (EnvPool's too, as ``EnvPoolVecEnv``) and stages each
+chunk on the host; the torch backend's batches get ``TensorCollector``
+(``litrl.data.tensor_collector``), which never leaves the device.
 ``make_collector`` and ``evaluate`` choose by the kind of envs.
 """
 
@@ -216,11 +217,13 @@ class Collector:
     def state_dict(self) -> dict[str, Any]:
         """Where every env stands, as plain data (see ``litrl.envs.snapshot``).
 
-        ``envs`` is None when some env's state is not plain data (e.g. a Box2D world).
+        ``envs`` is None when some env's state is not plain data (e.g. a Box2D world), or lives
+        in EnvPool's C++ pool (``EnvPoolVecEnv``: no per-env ``envs`` to snapshot).
         """
         snapshots = [snapshot(env) for env in getattr(self.envs, "envs", [])]
         exact = bool(snapshots) and all(s is not None for s in snapshots)
         return {
+            "backend": getattr(self.envs, "backend", "gymnasium"),  # EnvPoolVecEnv: envpool
             "obs": torch.from_numpy(np.array(self.obs)),
             "env_steps": self.env_steps,
             "running_return": torch.from_numpy(self._running_return.copy()),

@@ -1,10 +1,11 @@
 """Building environments from config: ids, user classes, checks, vector envs, specs.
 
-Two backends serve them (``env.backend``): gymnasium (any id or user class, stepped by
-``SyncVectorEnv``) and torch (five classic-control ids as batched tensor code on the training
-device, ``litrl.envs.torch_backend``). (About 430 lines: every source of envs, ids, user
-classes and the torch backend, is checked and built by the one ``EnvFactory`` a config names, and
-its checks read best side by side.)
+Three backends serve them (``env.backend``): gymnasium (any id or user class, stepped by
+``SyncVectorEnv``), torch (five classic-control ids as batched tensor code on the training
+device, ``litrl.envs.torch_backend``) and envpool (EnvPool's C++ thread pool, the optional extra,
+``litrl.envs.envpool_backend``). (About 480 lines: every source of envs, ids, user classes and
+the two other backends, is checked and built by the one ``EnvFactory`` a config names, and its
+checks read best side by side.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers import AtariPreprocessing, ClipReward, FrameStackObservation, TimeLimit
 
-from litrl.envs.guard import GuardedEnv, check_batch
+from litrl.envs.envpool_backend import EnvPoolAsGym, EnvPoolTask, EnvPoolVecEnv, envpool_task
+from litrl.envs.guard import GuardedEnv, check_batch, check_host_batch
 from litrl.envs.legacy import LegacyEnvAdapter, api_of
 from litrl.envs.mujoco_support import (
     MujocoRendering,
@@ -48,7 +50,7 @@ from litrl.errors import ConfigError, check_choice, unknown_key
 log = logging.getLogger(__name__)
 
 # The standard DQN preprocessing (Mnih et al. 2015; Machado et al. 2018 for the noop starts).
-BACKENDS = ("gymnasium", "torch")
+BACKENDS = ("gymnasium", "torch", "envpool")
 ATARI_DEFAULTS: dict[str, Any] = {
     "frame_skip": 4,
     "screen_size": 84,
@@ -77,9 +79,13 @@ class EnvFactory:
         atari: Atari preprocessing options (keys of ``ATARI_DEFAULTS``); None for other envs.
             Training envs get reward clipping and, if asked, a life loss as termination;
             evaluation envs report the game's own score.
-        backend: what steps the envs: ``gymnasium`` (``SyncVectorEnv``), or ``torch`` (batched
+        backend: what steps the envs: ``gymnasium`` (``SyncVectorEnv``), ``torch`` (batched
             tensor dynamics on the training device, for the ids in ``TORCH_ENVS``; no ``kwargs``,
-            ``entry_point`` or ``atari``). Training and evaluation envs share it.
+            ``entry_point`` or ``atari``), or ``envpool`` (EnvPool's Atari, classic-control, Box2D
+            and MuJoCo ids; ``kwargs`` are EnvPool's options; ``package`` is not imported).
+            Training and evaluation envs share it.
+        num_threads: EnvPool's worker threads (``backend=envpool`` only); None: every core
+            this process may use, at most one per env.
     """
 
     id: str | None = None
@@ -90,6 +96,7 @@ class EnvFactory:
     reward_threshold: float | None = None
     atari: dict[str, Any] | None = None
     backend: str = "gymnasium"
+    num_threads: int | None = None
 
     def __post_init__(self) -> None:
         self.kwargs = dict(self.kwargs or {})
@@ -109,12 +116,16 @@ class EnvFactory:
                 f"env.max_episode_steps={self.max_episode_steps} must be >= 1 or null."
             )
         check_choice("env.backend", self.backend, list(BACKENDS))
+        self._check_num_threads()
         if self.backend == "torch":
             self._check_torch_backend()
-        if self.package:
-            _import(self.package, "env.package")
         self._env_class: Callable[..., Any] | None = None
         self._legacy_api: str | None = None
+        if self.backend == "envpool":  # EnvPool's own ids: no gymnasium registry, no package
+            self._check_envpool_backend()
+            return
+        if self.package:
+            _import(self.package, "env.package")
         if self.id is not None:
             _check_registered(self.id)
             try:  # loads the id's env module: MuJoCo's fails without the mujoco extra
@@ -147,6 +158,8 @@ class EnvFactory:
         """
         if self.backend == "torch":  # one env of the batch, drawn by gymnasium's own
             return GuardedEnv(TorchEnvAsGym(self._torch_batch(1), render_mode), self.name)
+        if self.backend == "envpool":
+            return GuardedEnv(EnvPoolAsGym(self._envpool_task(training), render_mode), self.name)
         extra: dict[str, Any] = {"render_mode": render_mode} if render_mode else {}
         if self._env_class is None:
             assert self.id is not None
@@ -164,13 +177,14 @@ class EnvFactory:
 
     def make_vector(
         self, num_envs: int, training: bool = False, device: torch.device | str = "cpu"
-    ) -> SyncVectorEnv | TorchVecEnv:
+    ) -> SyncVectorEnv | TorchVecEnv | EnvPoolVecEnv:
         """``num_envs`` copies stepped in lock-step.
 
         The autoreset mode is SAME_STEP: the observation returned at an episode end is already
         the next episode's first one, and the true final observation sits in
         ``info["final_obs"]`` (``final_obs`` of a ``TorchVecEnv`` step), so the transition
-        stored for that step bootstraps from the right state.
+        stored for that step bootstraps from the right state. (EnvPool's own mode is NEXT_STEP;
+        ``EnvPoolVecEnv`` maps it, see ``litrl.envs.envpool_backend``.)
 
         Args:
             num_envs: envs in the batch.
@@ -182,6 +196,8 @@ class EnvFactory:
             raise ConfigError(f"num_envs={num_envs} must be >= 1.")
         if self.backend == "torch":
             return self._torch_batch(num_envs, device)
+        if self.backend == "envpool":
+            return EnvPoolVecEnv(self._envpool_task(training), num_envs, self.num_threads)
         makers: list[Callable[[], gym.Env]] = [
             functools.partial(self.make, training=training)
         ] * num_envs
@@ -191,34 +207,54 @@ class EnvFactory:
         """Reads the spaces of one throwaway instance, after a reset and a random step.
 
         That first step is a preflight: an env that raises, or returns a NaN or misshapen
-        observation straight away, fails here, before any compute is spent (for the torch
-        backend: ``check_batch`` on a batch of two).
+        observation straight away, fails here, before any compute is spent (for the torch and
+        envpool backends: a batch of two, ``check_batch`` / ``check_host_batch``).
         """
         if self.backend == "torch":
             batch = self._torch_batch(2)
             check_batch(batch, self.name)
             return dataclasses.replace(batch.env_spec(), reward_threshold=self.reward_threshold)
+        if self.backend == "envpool":
+            envs = self.make_vector(2)
+            try:
+                self._check_obs_space(envs.single_observation_space)
+                check_host_batch(envs, self.name)
+            finally:
+                envs.close()
+            return self._spec_of(envs.single_observation_space, envs.single_action_space)
         env = self.make()
         try:
             obs_space, action_space = env.observation_space, env.action_space
-            if not isinstance(obs_space, (gym.spaces.Box, gym.spaces.Discrete)):
-                raise ConfigError(
-                    f"{self.name} has observation space {obs_space}; litrl supports Box and "
-                    "Discrete observations, not this one yet. Flatten it with a wrapper (e.g. "
-                    "gymnasium.wrappers.FlattenObservation) in your env class."
-                )
+            self._check_obs_space(obs_space)
             env.reset(seed=0)
             action_space.seed(0)
             env.step(action_space.sample())
         finally:
             env.close()
+        return self._spec_of(obs_space, action_space)
+
+    def _check_obs_space(self, obs_space: gym.Space) -> None:
+        if not isinstance(obs_space, (gym.spaces.Box, gym.spaces.Discrete)):
+            raise ConfigError(
+                f"{self.name} has observation space {obs_space}; litrl supports Box and "
+                "Discrete observations, not this one yet. Flatten it with a wrapper (e.g. "
+                "gymnasium.wrappers.FlattenObservation) in your env class."
+            )
+
+    def _spec_of(self, obs_space: gym.Space, action_space: gym.Space) -> EnvSpec:
         name = self.id or str(self.entry_point)
         if isinstance(obs_space, gym.spaces.Discrete):
             return EnvSpec(name, (), action_space, self.reward_threshold, int(obs_space.n))
         dtype = "uint8" if obs_space.dtype == np.uint8 else "float32"
         frame_stack = 1 if self.atari is None else {**ATARI_DEFAULTS, **self.atari}["frame_stack"]
         return EnvSpec(
-            name, tuple(obs_space.shape), action_space, self.reward_threshold, 0, dtype, frame_stack
+            name,
+            tuple(obs_space.shape or ()),
+            action_space,
+            self.reward_threshold,
+            0,
+            dtype,
+            frame_stack,
         )
 
     # ---- the torch backend --------------------------------------------------------------
@@ -245,6 +281,37 @@ class EnvFactory:
     def _torch_batch(self, num_envs: int, device: torch.device | str = "cpu") -> TorchVecEnv:
         assert self.id is not None
         return make_torch_env(self.id, num_envs, device, max_episode_steps=self.max_episode_steps)
+
+    # ---- the envpool backend ------------------------------------------------------------
+
+    def _check_num_threads(self) -> None:
+        if self.num_threads is None:
+            return
+        if self.backend != "envpool":
+            raise ConfigError(
+                f"env.num_threads={self.num_threads} sets EnvPool's threads, but "
+                f"env.backend={self.backend}: drop it, or set env.backend=envpool."
+            )
+        if self.num_threads < 1:
+            raise ConfigError(
+                f"env.num_threads={self.num_threads} must be >= 1, or null for every core."
+            )
+
+    def _check_envpool_backend(self) -> None:
+        if self.entry_point is not None:
+            raise ConfigError(
+                "env.backend=envpool serves EnvPool's ids, not your own class "
+                f"env.entry_point={self.entry_point}; use env.backend=gymnasium for it."
+            )
+        task = self._envpool_task(training=True)  # checks the id and the options
+        self._envpool_task(training=False)
+        if self.reward_threshold is None:
+            self.reward_threshold = _envpool_reward_threshold(task)
+
+    def _envpool_task(self, training: bool) -> EnvPoolTask:
+        assert self.id is not None
+        atari = None if self.atari is None else {**ATARI_DEFAULTS, **self.atari}
+        return envpool_task(self.id, self.kwargs, atari, self.max_episode_steps, training)
 
     # ---- user classes -------------------------------------------------------------------
 
@@ -361,6 +428,14 @@ def _atari_preprocessing(env: gym.Env, options: dict[str, Any], training: bool) 
     if options["clip_rewards"] and training:
         env = ClipReward(env, -1.0, 1.0)
     return FrameStackObservation(env, options["frame_stack"])
+
+
+def _envpool_reward_threshold(task: EnvPoolTask) -> float | None:
+    """The id's solved return: Gymnasium's where it registers the id, else EnvPool's."""
+    if task.env_id in gym.registry:
+        return gym.spec(task.env_id).reward_threshold
+    threshold = getattr(task.config(), "reward_threshold", None)
+    return None if threshold is None else float(threshold)
 
 
 def final_observations(next_obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Runtime checks on env steps: a broken env stops the run with a message, not a NaN loss.
 
 Gymnasium envs are checked on every step (``GuardedEnv``); torch-backend batches once at start
-(``check_batch``) and then once per collected chunk (``check_finite_steps``).
+(``check_batch``) and then once per collected chunk (``check_finite_steps``); EnvPool batches once
+at start (``check_host_batch``) and their finiteness on every step (``EnvPoolVecEnv``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,36 @@ class GuardedEnv(gym.Wrapper):
 
     def _where(self, call: str, problem: str) -> str:
         return f"{self.name}: {call} {problem}. Fix the environment; the run dir keeps what was finished."
+
+
+def check_host_batch(envs: Any, name: str, seed: int = 0) -> None:
+    """``check_env`` for a numpy vector env (EnvPool's): a reset and a step with random actions,
+    and the shapes of everything they return.
+
+    Raises:
+        EnvError: naming the call, the output and what was expected.
+    """
+    n, obs_shape = envs.num_envs, (envs.num_envs, *(envs.single_observation_space.shape or ()))
+    obs, _ = envs.reset(seed=seed)
+    outputs: list[tuple[str, str, Any, tuple[int, ...]]] = [
+        ("reset()", "observations", obs, obs_shape)
+    ]
+    envs.action_space.seed(seed)
+    obs, reward, terminated, truncated, _ = envs.step(envs.action_space.sample())
+    outputs += [
+        ("step()", "observations", obs, obs_shape),
+        ("step()", "reward", reward, (n,)),
+        ("step()", "terminated", terminated, (n,)),
+        ("step()", "truncated", truncated, (n,)),
+    ]
+    for call, field, value, shape in outputs:
+        if np.shape(value) != shape or (
+            field in ("terminated", "truncated") and np.asarray(value).dtype != bool
+        ):
+            raise EnvError(
+                f"{name}: {call} returned {field} of shape {np.shape(value)} and dtype "
+                f"{np.asarray(value).dtype}; expected shape {shape}."
+            )
 
 
 # ---- the torch backend: checked at start, and once per chunk (a per-step check would sync) ----
