@@ -9,6 +9,7 @@ Skipped without the envpool extra.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 
 import numpy as np
@@ -152,19 +153,25 @@ def test_reset_with_a_seed_rebuilds_the_pool_and_seeds_env_i_with_seed_plus_i() 
     assert not np.array_equal(unseeded, first)
 
 
+def test_a_seed_repeats_its_chunks_whatever_the_thread_count() -> None:
+    # Each env keeps its own generator, so the threads that step them change nothing.
+    chunks = []
+    for threads in (1, 2, 1):
+        envs = EnvFactory("CartPole-v1", backend="envpool", num_threads=threads).make_vector(8)
+        chunks.append(Collector(envs, CPU, seed=4).collect(None, 64))
+        envs.close()
+    for chunk in chunks[1:]:
+        for name, want, got in zip(chunk._fields, chunks[0], chunk, strict=True):
+            assert torch.equal(want, got), name
+
+
 def test_num_threads_defaults_to_the_cores_and_never_exceeds_the_envs() -> None:
     assert cartpole(1).num_threads == 1
-    assert cartpole(64).num_threads == default_threads(64) == min(64, len(_cores()))
+    assert cartpole(64).num_threads == default_threads(64) == min(64, len(os.sched_getaffinity(0)))
     factory = EnvFactory("CartPole-v1", backend="envpool", num_threads=1)
     envs = factory.make_vector(4)
     envs.reset(seed=0)
     assert envs._pool.config["num_threads"] == 1  # type: ignore[union-attr]
-
-
-def _cores() -> set[int]:
-    import os
-
-    return os.sched_getaffinity(0)
 
 
 def test_evaluation_counts_each_envs_quota() -> None:

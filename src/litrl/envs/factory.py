@@ -3,7 +3,7 @@
 Three backends serve them (``env.backend``): gymnasium (any id or user class, stepped by
 ``SyncVectorEnv``), torch (five classic-control ids as batched tensor code on the training
 device, ``litrl.envs.torch_backend``) and envpool (EnvPool's C++ thread pool, the optional extra,
-``litrl.envs.envpool_backend``). (About 480 lines: every source of envs, ids, user classes and
+``litrl.envs.envpool_backend``). (About 510 lines: every source of envs, ids, user classes and
 the two other backends, is checked and built by the one ``EnvFactory`` a config names, and its
 checks read best side by side.)
 """
