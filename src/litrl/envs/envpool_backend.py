@@ -15,7 +15,7 @@ EnvPool hands back numpy batches, so its envs take the host path (``Collector``)
 - Flags: EnvPool's ``terminated`` and ``truncated`` (its time limit) as they are.
 - Seeding: EnvPool seeds env ``i`` with ``seed + i`` when a pool is built and cannot be reseeded,
   so ``reset(seed=s)`` builds a fresh pool seeded ``s`` (``SyncVectorEnv`` too seeds env ``i`` with
-  ``s + i``); ``reset()`` resets the envs of the pool in place. A build costs ~0.1–0.2 s per Atari env.
+  ``s + i``); ``reset()`` resets the envs of the pool in place. A build costs ~0.1-0.2 s per Atari env.
 - Atari: EnvPool's own preprocessing, set to ``env=atari``'s (``atari_options``). A life loss as
   termination (``terminal_on_life_loss``, training envs) is read from ``info["lives"]`` and starts
   a new game, as Gymnasium's ``AtariPreprocessing`` does; EnvPool's ``episodic_life`` would play
