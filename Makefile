@@ -25,7 +25,7 @@ install: $(STAMP) ## create .venv and install litrl (re-runs when pyproject.toml
 train: $(STAMP) ## train DQN on CartPole (extra overrides: make train ARGS="seed=1")
 	$(BIN)/python train.py algo=dqn env=cartpole $(ARGS)
 
-test: $(STAMP) ## the fast test suite (about 5 minutes on 2 cores)
+test: $(STAMP) ## the fast test suite (5-10 minutes on 2 cores)
 	$(BIN)/python -m pytest
 
 test-all: $(STAMP) ## every test, the slow learning tests included
