@@ -66,14 +66,7 @@ class Acrobot(TorchVecEnv):
     start_low = (-0.1,) * 4
     start_high = (0.1,) * 4
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-        max_episode_steps: int | None = None,
-    ) -> None:
-        super().__init__(num_envs, device, dtype, max_episode_steps)
+    def build_constants(self) -> None:
         max_vel = [[MAX_VEL_1], [MAX_VEL_2]]
         self._max_vel = torch.tensor(max_vel, dtype=self.dtype, device=self.device)
 

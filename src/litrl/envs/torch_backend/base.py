@@ -93,15 +93,21 @@ class TorchVecEnv(ABC):
         self.seeds = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self._streams = start_streams(self.seeds, self.state_dim)
         self._started = False
+        self.build_constants()
+
+    def build_constants(self) -> None:  # noqa: B027 (an optional hook, not abstract)
+        """Makes the env's constant tensors on ``self.device`` in ``self.dtype`` (called at the
+        end of ``__init__``); none by default."""
 
     @abstractmethod
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(next_state, reward, terminated)`` of one step: a new ``(state_dim, num_envs)`` state,
         float32 ``(num_envs,)`` rewards and bool ``(num_envs,)`` terminations."""
 
-    @abstractmethod
     def observe(self, state: Tensor) -> Tensor:
-        """The ``(num_envs, *obs_shape)`` float32 observations of ``state``, in a new tensor."""
+        """The ``(num_envs, *obs_shape)`` float32 observations of ``state``, in a new tensor; by
+        default the state itself (CartPole, both MountainCars)."""
+        return state.T.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
 
     def start_states(self) -> Tensor:
         """Each env's start state for its current ``episode``, uniform in the gymnasium bounds."""

@@ -36,17 +36,10 @@ class CartPole(TorchVecEnv):
     start_low = (-0.05,) * 4
     start_high = (0.05,) * 4
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-        max_episode_steps: int | None = None,
-    ) -> None:
-        super().__init__(num_envs, device, dtype, max_episode_steps)
-        self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=dtype, device=self.device)
+    def build_constants(self) -> None:
+        self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=self.dtype, device=self.device)
         limits = [[X_THRESHOLD], [THETA_THRESHOLD]]
-        self._limits = torch.tensor(limits, dtype=dtype, device=self.device)
+        self._limits = torch.tensor(limits, dtype=self.dtype, device=self.device)
 
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         _, x_dot, theta, theta_dot = state
@@ -67,6 +60,3 @@ class CartPole(TorchVecEnv):
         terminated = (next_state[::2].abs() > self._limits).any(0)
         reward = torch.ones(self.num_envs, device=state.device)  # the terminating step pays 1 too
         return next_state, reward, terminated
-
-    def observe(self, state: Tensor) -> Tensor:
-        return state.T.to(torch.float32, memory_format=torch.contiguous_format, copy=True)

@@ -40,9 +40,6 @@ class MountainCar(TorchVecEnv):
         reward = torch.full((self.num_envs,), -1.0, device=state.device)
         return next_state, reward, terminated
 
-    def observe(self, state: Tensor) -> Tensor:
-        return state.T.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
-
 
 class MountainCarContinuous(TorchVecEnv):
     """State ``(position, velocity)``; a force in [-1, 1]; 100 for the goal minus 0.1 x action²."""
@@ -65,6 +62,3 @@ class MountainCarContinuous(TorchVecEnv):
         cost = action.to(torch.float64).square() * 0.1
         reward = (terminated.to(torch.float64) * 100.0 - cost).to(torch.float32)
         return next_state, reward, terminated
-
-    def observe(self, state: Tensor) -> Tensor:
-        return state.T.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
