@@ -243,7 +243,10 @@ class A2C(OnPolicyModule):
         if hp.optimizer == "rmsprop":
             optimizer = torch.optim.RMSprop(self.net.parameters(), lr=hp.lr, alpha=0.99, eps=1e-5)
         else:
-            optimizer = torch.optim.Adam(self.net.parameters(), lr=hp.lr, eps=1e-5)
+            # foreach: one multi-tensor call per step instead of a Python loop over the
+            # parameters; bit-identical to the loop, and half an update's Adam time on CPU
+            # (where torch's default is the loop). CUDA's default is foreach already.
+            optimizer = torch.optim.Adam(self.net.parameters(), lr=hp.lr, eps=1e-5, foreach=True)
         total_steps = self.trainer.estimated_stepping_batches
         return [optimizer], [
             lr_scheduler(optimizer, hp.lr_schedule, hp.lr_final_fraction, total_steps)
