@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import OnPolicyModule
-from litrl.algos.heads import LOG_STDS, ActorCritic, greedy_action
+from litrl.algos.heads import LOG_STDS, ActorCritic
 from litrl.algos.normalize import RewardScaler, RunningMeanStd
 from litrl.algos.returns import gae, standardize
 from litrl.algos.schedules import SCHEDULES, lr_scheduler
@@ -148,8 +148,8 @@ class A2C(OnPolicyModule):
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
-        distribution = self.net.distribution(self.normalized(obs))
-        return greedy_action(distribution) if greedy else distribution.sample()
+        obs = self.normalized(obs)
+        return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
 
     # ---- learning -----------------------------------------------------------------------
 
