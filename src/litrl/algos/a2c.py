@@ -228,7 +228,9 @@ class A2C(OnPolicyModule):
     def step_on(self, policy_loss: Tensor, value_loss: Tensor, entropy: Tensor) -> None:
         """One gradient step on the combined loss, and its metrics."""
         hp = self.hp
-        loss = policy_loss + hp.value_loss_coef * value_loss - hp.entropy_coef * entropy
+        loss = policy_loss + hp.value_loss_coef * value_loss
+        if hp.entropy_coef:  # a zero weight would only add a backward pass through the entropy
+            loss = loss - hp.entropy_coef * entropy
         optimizer = cast(LightningOptimizer, self.optimizers())
         grad_norm = self.update(loss, optimizer, clip_value=hp.max_grad_norm)
         self.accumulate("train/loss", loss)
