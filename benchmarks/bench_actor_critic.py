@@ -112,8 +112,8 @@ CASES: dict[str, dict] = {
         env_id="CartPole-v1",
         preset="ppo_cartpole_torch",
         sb3_algo=None,  # SB3 has no batched tensor envs to run it on
-        budget=200_000,
-        eval_every=16_384,
+        budget=32_768,
+        eval_every=4_096,
         threshold=475.0,
         default_libs=("litrl",),
     ),
