@@ -6,6 +6,8 @@ fresh subprocess, the JSON rewritten after every run, a crash kept as ``{"error"
 litrl run (compose the case's preset, train, read the evaluations back); SB3's evaluation callback;
 the summary of one run's evaluations; the report's per-run table and per-library counts. Each
 benchmark keeps its cases with the Zoo's settings, its workers' specifics and its summary lines.
+(About 450 lines: one protocol, and splitting the run loop from the report would split what a
+fix to the protocol has to touch.)
 """
 
 from __future__ import annotations
