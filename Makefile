@@ -44,6 +44,7 @@ bench: $(STAMP) ## benchmarks (~4 h): DQN vs SB3 and plain PyTorch, REINFORCE vs
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole
 	$(BIN)/python -m benchmarks.bench_reinforce_cartpole --held-out
 	$(BIN)/python -m benchmarks.bench_actor_critic
+	$(BIN)/python -m benchmarks.bench_actor_critic --cases ppo_cartpole_torch --seeds 100 101 102 103 104 105 106 107 108 109 --out outputs/bench/actor_critic_torch_held_out.json
 	$(BIN)/python -m benchmarks.bench_ppo_tax
 	$(BIN)/python -m benchmarks.bench_offpolicy_tax
 	$(BIN)/python -m benchmarks.bench_continuous

@@ -4,7 +4,9 @@
         [--cases ppo_cartpole ppo_pendulum a2c_cartpole] [--libs litrl sb3 sb3_zoo_eval]
 
 Cases: PPO on CartPole-v1 (experiment=ppo_cartpole), PPO on Pendulum-v1 (experiment=ppo_pendulum)
-and A2C on CartPole-v1 (experiment=a2c_cartpole, 100k steps rather than the Zoo's 500k).
+and A2C on CartPole-v1 (experiment=a2c_cartpole, 100k steps rather than the Zoo's 500k); PPO on
+CartPole-v1 with the torch env backend (experiment=ppo_cartpole_torch: litrl only, as SB3 has no
+batched tensor envs); PPO on LunarLander-v3 and Acrobot-v1.
 
 Every run is a fresh subprocess with one torch thread, run one after another so timings do not
 share the cores. Both libraries are evaluated the same way: 10 greedy (deterministic) episodes on
@@ -15,7 +17,9 @@ Both train for the case's budget rounded up to a whole eval interval (litrl's ro
 are evaluated at the same env steps and their linear schedules span the same steps.
 
 "first" is the first evaluation >= the threshold (CartPole 475, Pendulum -200); "streak" is the
-first evaluation that starts three in a row >= the threshold.
+first evaluation that starts three in a row >= the threshold. litrl's runs also record the
+process's CPU seconds at the end of each evaluation (steadier than wall seconds when other jobs
+share the machine) and the 1-minute load average before and after the run.
 
 Library "sb3_zoo_eval" is SB3 as the RL Zoo's train.py runs it: the same training, evaluated by
 SB3's own ``EvalCallback`` on one eval env (the Zoo's default ``--n-eval-envs 1``), 10 greedy
@@ -104,6 +108,15 @@ CASES: dict[str, dict] = {
         # the issue's time target was set against SB3 with its own single-env evaluation
         default_libs=LIBS,
     ),
+    "ppo_cartpole_torch": dict(
+        env_id="CartPole-v1",
+        preset="ppo_cartpole_torch",
+        sb3_algo=None,  # SB3 has no batched tensor envs to run it on
+        budget=32_768,
+        eval_every=4_096,
+        threshold=475.0,
+        default_libs=("litrl",),
+    ),
     "ppo_pendulum": dict(
         env_id="Pendulum-v1",
         preset="ppo_pendulum",
@@ -171,6 +184,8 @@ def sb3_worker(case_name: str, seed: int, smoke: bool, zoo_eval: bool = False) -
     from stable_baselines3.common.vec_env import VecNormalize
 
     case = CASES[case_name]
+    if not case["sb3_algo"]:
+        raise ValueError(f"case {case_name} runs litrl only (--libs litrl)")
     budget = budget_of(case, smoke)
     every = case["eval_every"]
     evals: list[side_by_side.Eval] = []
@@ -220,14 +235,23 @@ def summary(runs: list[dict], t: float) -> list[str]:
         medians[lib.name] = lib.median("streak_seconds")
         lines.append(
             f"- {lib.name}: reach ≥{t:g} {lib.of(lib.reached)}, streak {lib.of(lib.streaks)}, "
-            f"end ≥{t:g} {lib.of(lib.ended)}; median s to streak {fmt(medians[lib.name])}, "
-            f"median env steps/s {fmt(lib.median('env_steps_per_sec'), 0)}" + lib.crash_note
+            f"end ≥{t:g} {lib.of(lib.ended)}; median s to streak {fmt(medians[lib.name], 2)}, "
+            f"median env steps/s {fmt(lib.median('env_steps_per_sec'), 0)}"
+            + _cpu_note(lib)
+            + lib.crash_note
         )
     for lib in LIBS[1:]:
         if "litrl" in medians and lib in medians:
             ratio = side_by_side.ratio(medians["litrl"], medians[lib])
             lines.append(f"- median s to streak litrl / {lib}: {fmt(ratio, 2)}")
     return lines
+
+
+def _cpu_note(lib: side_by_side.LibRuns) -> str:
+    """The median CPU seconds to the streak, where the runs recorded them (litrl's do)."""
+    if not any("streak_cpu_seconds" in r for r in lib.done):
+        return ""
+    return f", median CPU s to streak {fmt(lib.median('streak_cpu_seconds'), 2)}"
 
 
 report = partial(side_by_side.report, cases=CASES, summary=summary)
@@ -243,6 +267,13 @@ def own_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--smoke", action="store_true", help="two eval intervals per run: checks the plumbing"
     )
+
+
+def libs_for(case_name: str, libs: list[str] | None) -> list[str]:
+    """``libs`` (default: the case's ``default_libs``), less SB3 for a litrl-only case."""
+    case = CASES[case_name]
+    chosen = libs or case.get("default_libs", DEFAULT_LIBS)
+    return [lib for lib in chosen if case["sb3_algo"] or lib == "litrl"]
 
 
 def main() -> None:
@@ -261,7 +292,7 @@ def main() -> None:
         report,
         work,
         worker_flags=["--smoke"] if args.smoke else [],
-        libs_of=lambda case_name: args.libs or CASES[case_name].get("default_libs", DEFAULT_LIBS),
+        libs_of=lambda case_name: libs_for(case_name, args.libs),
     )
 
 

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from litrl.algos.a2c import approx_kl
-from litrl.algos.heads import ActorCritic, greedy_action
+from litrl.algos.heads import ActorCritic
 from litrl.algos.ppo import PPO_DEFAULTS, clipped_surrogate_loss, clipped_value_loss
 from litrl.algos.returns import gae
 from litrl.algos.schedules import decay
@@ -32,8 +32,7 @@ class Sampler:
 
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
-        distribution = self.net.distribution(obs)
-        return greedy_action(distribution) if greedy else distribution.sample()
+        return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
 
 
 def _advantages(net: ActorCritic, steps: Transitions, gamma: float, lam: float):
@@ -73,7 +72,7 @@ def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
     if algo.ortho_init:
         net.orthogonal_init()
     assert algo.optimizer == PPO_DEFAULTS["optimizer"]
-    optimizer = torch.optim.Adam(net.parameters(), lr=algo.lr, eps=1e-5)
+    optimizer = torch.optim.Adam(net.parameters(), lr=algo.lr, eps=1e-5, foreach=True)
     device = torch.device("cpu")
     collector = Collector(env.make_vector(data.num_envs, training=True), device, cfg.seed)
     eval_envs = env.make_vector(min(cfg.eval.num_envs, cfg.eval.episodes))
@@ -107,7 +106,9 @@ def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
                     value, old_value[idx], returns[idx], algo.clip_range_vf
                 )
                 entropy = distribution.entropy().mean()
-                loss = policy_loss + algo.value_loss_coef * value_loss - algo.entropy_coef * entropy
+                loss = policy_loss + algo.value_loss_coef * value_loss
+                if algo.entropy_coef:
+                    loss = loss - algo.entropy_coef * entropy
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if algo.max_grad_norm is not None:

@@ -6,6 +6,8 @@ fresh subprocess, the JSON rewritten after every run, a crash kept as ``{"error"
 litrl run (compose the case's preset, train, read the evaluations back); SB3's evaluation callback;
 the summary of one run's evaluations; the report's per-run table and per-library counts. Each
 benchmark keeps its cases with the Zoo's settings, its workers' specifics and its summary lines.
+(About 450 lines: one protocol, and splitting the run loop from the report would split what a
+fix to the protocol has to touch.)
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,17 +149,22 @@ def litrl_config(case_name: str, case: dict, seed: int, budget: int, overrides: 
 
 
 def litrl_run(cfg, run_dir: Path, threshold: float) -> dict:
-    """Trains ``cfg`` and summarizes the evaluations it logged (see :func:`summarize`)."""
+    """Trains ``cfg`` and summarizes the evaluations it logged (see :func:`summarize`), with the
+    process's CPU seconds at each evaluation beside the wall seconds and the load average
+    before and after the run (the machine is shared: CPU time is the steadier figure)."""
     from litrl.events import read_scalars
     from litrl.train import run
 
-    started = time.time()
-    final = run(cfg)
-    seconds = time.time() - started
+    load_before = os.getloadavg()
+    cpu_at_evals: list[float] = []
+    started, cpu_started = time.time(), time.process_time()
+    with _cpu_clock_at_evaluations(cpu_at_evals, cpu_started):
+        final = run(cfg)
+    seconds, cpu_seconds = time.time() - started, time.process_time() - cpu_started
     scalars = read_scalars(run_dir)
     evals = [(e.step, e.wall_time - started, e.value) for e in scalars["eval/return_mean"]]
     own = scalars.get("perf/env_steps_per_sec", [])
-    return summarize(
+    result = summarize(
         evals,
         threshold,
         final=final,
@@ -164,7 +172,36 @@ def litrl_run(cfg, run_dir: Path, threshold: float) -> dict:
         env_steps=evals[-1][0],
         litrl_logged_env_steps_per_sec=statistics.median(s.value for s in own) if own else None,
         run_dir=str(run_dir),
+        cpu_seconds=cpu_seconds,
+        cpu_at_evals=cpu_at_evals,
+        load_average=[load_before, os.getloadavg()],
     )
+    for criterion in ("first", "streak"):  # the CPU seconds at that evaluation
+        steps = result[f"{criterion}_env_steps"]
+        at = [i for i, e in enumerate(evals) if e[0] == steps]
+        cpu = cpu_at_evals[at[0]] if at and len(cpu_at_evals) == len(evals) else None
+        result[f"{criterion}_cpu_seconds"] = cpu
+    return result
+
+
+@contextmanager
+def _cpu_clock_at_evaluations(cpu_at_evals: list[float], cpu_started: float) -> Iterator[None]:
+    """Appends this process's CPU seconds since ``cpu_started`` to ``cpu_at_evals`` as each of
+    litrl's evaluations ends (its episodes are done; ``eval/return_mean`` is logged next)."""
+    from litrl.data.datamodule import EnvRolloutDataModule
+
+    evaluate = EnvRolloutDataModule.evaluate
+
+    def timed(self):
+        episodes = evaluate(self)
+        cpu_at_evals.append(time.process_time() - cpu_started)
+        return episodes
+
+    EnvRolloutDataModule.evaluate = timed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        EnvRolloutDataModule.evaluate = evaluate  # type: ignore[method-assign]
 
 
 def import_sb3() -> None:
@@ -312,11 +349,11 @@ def report(
     for case_name, runs in results.items():
         case = cases[case_name]
         t = case["threshold"]
+        versus = f" vs SB3 {case['sb3_algo']} (Zoo)" if case.get("sb3_algo") else " (litrl only)"
         lines += [
             "",
-            f"### {case_name}: {case['env_id']}, litrl experiment={case['preset']} vs SB3 "
-            f"{case['sb3_algo']} (Zoo), eval every {case['eval_every']} env steps{interval_note}, "
-            f"threshold {t:g}",
+            f"### {case_name}: {case['env_id']}, litrl experiment={case['preset']}{versus}, "
+            f"eval every {case['eval_every']} env steps{interval_note}, threshold {t:g}",
             "",
             f"| seed | lib | first ≥{t:g}: steps / s | streak: steps / s | final | best "
             "| env steps | wall s | env steps/s | peak RSS MB |",
@@ -335,7 +372,17 @@ def report(
             )
         lines.append("")
         lines += summary(runs, t)
+        lines += _load_line(runs)
     return "\n".join(lines)
+
+
+def _load_line(runs: list[dict]) -> list[str]:
+    """The range of the 1-minute load average before and after the runs that recorded it."""
+    loads = [pair[0] for run in runs for pair in run["result"].get("load_average", []) if pair]
+    if not loads:
+        return []
+    low, high, cores = min(loads), max(loads), os.cpu_count()
+    return [f"- 1-minute load average around the runs: {low:.1f} to {high:.1f} ({cores} cores)"]
 
 
 @dataclass(frozen=True)
@@ -388,8 +435,19 @@ def ratio(litrl: float | None, reference: float | None) -> float | None:
 
 
 def _pair(result: dict, criterion: str) -> str:
+    """``steps / wall s``, with ``(CPU s)`` where the run recorded it."""
     steps = result.get(f"{criterion}_env_steps")
-    return "—" if steps is None else f"{steps} / {result[f'{criterion}_seconds']:.1f}"
+    if steps is None:
+        return "—"
+    cpu = result.get(f"{criterion}_cpu_seconds")
+    return f"{steps} / {_seconds(result[f'{criterion}_seconds'])}" + (
+        f" (CPU {_seconds(cpu)})" if cpu is not None else ""
+    )
+
+
+def _seconds(value: float) -> str:
+    """Two decimals below 10 s (runs of about a second), one above."""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
 
 def _median(values: list[float | None]) -> float | None:

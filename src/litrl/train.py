@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -121,12 +124,13 @@ def run(cfg: DictConfig) -> float:
             # The DataModule's state_dict carries the rollout state, so mid-epoch resumes are exact.
             warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
             try:
-                trainer.fit(
-                    module,
-                    datamodule=datamodule,
-                    ckpt_path=resume.checkpoint if resume else None,
-                    weights_only=True,
-                )
+                with _long_lived_objects_frozen():
+                    trainer.fit(
+                        module,
+                        datamodule=datamodule,
+                        ckpt_path=resume.checkpoint if resume else None,
+                        weights_only=True,
+                    )
             except TrainingDiverged as error:
                 raise TrainingDiverged(f"{error} {_last_good(stop.checkpoint_path)}") from error
             except (StopRequested, CollectInterrupted, EvaluationInterrupted):
@@ -155,6 +159,28 @@ def run(cfg: DictConfig) -> float:
         run_dir,
     )
     return final_return
+
+
+@contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Keeps the objects that exist when training starts out of Python's cyclic garbage
+    collector until it ends (``gc.freeze``, then ``gc.unfreeze``).
+
+    They are the imported libraries, the config and what ``run`` built: over 400,000 with
+    torch, Lightning and Hydra loaded, nearly all alive for the whole process. A full
+    collection re-scans every one of them (0.2 s on a 2-core CPU, a fifth of a one-second
+    CartPole run) at a point that depends on the process's allocations; frozen, they are
+    skipped, and a collection scans only what training created. Left alone when the caller
+    has frozen objects of its own.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def build(node: DictConfig, *, field: str = "", **objects: Any) -> Any:

@@ -101,6 +101,14 @@ def test_normaliser_statistics_are_checkpointed_and_loaded_by_evaluate(smoke_cfg
     assert torch.equal(agent.obs_stats.mean, before)
 
 
+def test_observation_statistics_stop_after_normalize_obs_env_steps(smoke_cfg):
+    cfg = smoke_cfg("algo=ppo", "algo.normalize_obs=true", "algo.normalize_obs_env_steps=768")
+    run(cfg)
+    state = load_checkpoint(Path(cfg.run_dir) / "checkpoints" / "last.ckpt")["state_dict"]
+    # Rollouts of 256 env steps: those ending at 256, 512 and 768 update them, later ones do not.
+    assert state["obs_stats.count"].item() == pytest.approx(768, abs=1)
+
+
 # Eval returns of REINFORCE at commit 81ba173, before it was rebuilt on the algorithm
 # contract (recorded with these overrides, on env=pendulum's former REINFORCE settings).
 PINNED = {

@@ -119,6 +119,10 @@ CASES = {
         ["algo=ppo", "env=atari", "algo.normalize_obs=true"],
         r"algo.normalize_obs=true .* image frames; set algo.normalize_obs=false",
     ),
+    "observation statistics limited without any": (
+        ["algo=ppo", "algo.normalize_obs_env_steps=4096"],
+        r"algo.normalize_obs_env_steps=4096 limits .* set algo.normalize_obs=true",
+    ),
     "value of the wrong type": (
         ["algo.lr=abc"],
         r"algo.lr=abc is not a number: algo.lr takes a number. Set it .* e.g. algo.lr=0.003\.$",

@@ -1,10 +1,12 @@
 """End to end: an in-process run and a real `python train.py` subprocess."""
 
+import gc
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 import yaml
@@ -123,6 +125,20 @@ def test_best_checkpoint_tie_goes_to_the_later_evaluation(smoke_cfg, monkeypatch
 def _constant_eval_return(self, batch, batch_idx):
     self.last_eval_return = 500.0
     self.log("eval/return_mean", 500.0, logger=False, batch_size=1)
+
+
+def test_objects_alive_when_training_starts_are_frozen_until_it_ends(smoke_cfg, monkeypatch):
+    frozen_during_fit = []
+    fit = L.Trainer.fit
+
+    def recording_fit(self, *args, **kwargs):
+        frozen_during_fit.append(gc.get_freeze_count())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(L.Trainer, "fit", recording_fit)
+    run(smoke_cfg("algo=ppo"))
+    assert frozen_during_fit[0] > 100_000  # the libraries' objects, skipped by every collection
+    assert gc.get_freeze_count() == 0  # collected normally again after training
 
 
 def test_early_stop_ends_the_run_at_the_reward_threshold(smoke_cfg):

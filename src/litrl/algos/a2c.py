@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import OnPolicyModule
-from litrl.algos.heads import LOG_STDS, ActorCritic, greedy_action
+from litrl.algos.heads import LOG_STDS, ActorCritic
 from litrl.algos.normalize import RewardScaler, RunningMeanStd
 from litrl.algos.returns import gae, standardize
 from litrl.algos.schedules import SCHEDULES, lr_scheduler
@@ -88,6 +88,11 @@ class A2C(OnPolicyModule):
         max_grad_norm: clip the gradient's total norm (None: no clipping).
         normalize_advantage: standardise the advantages over each (mini)batch.
         normalize_obs: normalise observations by a running mean/std (Box observations).
+        normalize_obs_env_steps: with ``normalize_obs``, only the rollouts collected within
+            this many env steps update the statistics, which then stay fixed (None: every
+            rollout). Statistics that keep moving rescale the policy's inputs under it: as a
+            CartPole policy improves, its states narrow, the std shrinks and the greedy
+            actions drift away from what was learned.
         normalize_reward: scale rewards by the running std of the discounted return.
         log_every_env_steps: env steps between writes of training metrics.
     """
@@ -119,6 +124,7 @@ class A2C(OnPolicyModule):
         max_grad_norm: float | None = 0.5,
         normalize_advantage: bool = False,
         normalize_obs: bool = False,
+        normalize_obs_env_steps: int | None = None,
         normalize_reward: bool = False,
         log_every_env_steps: int = 1_024,
     ) -> None:
@@ -148,8 +154,8 @@ class A2C(OnPolicyModule):
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
-        distribution = self.net.distribution(self.normalized(obs))
-        return greedy_action(distribution) if greedy else distribution.sample()
+        obs = self.normalized(obs)
+        return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
 
     # ---- learning -----------------------------------------------------------------------
 
@@ -159,7 +165,8 @@ class A2C(OnPolicyModule):
         updates = self.learn(rollout)
         cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
-        if self.obs_stats is not None:  # after the update: every epoch saw the acting statistics
+        if self.obs_stats is not None and self._updates_obs_stats(batch.env_steps):
+            # After the update: every epoch saw the acting statistics.
             self.obs_stats.update(batch.transitions.obs)
         self.accumulate(
             "train/explained_variance", explained_variance(rollout.value, rollout.returns)
@@ -167,6 +174,11 @@ class A2C(OnPolicyModule):
         self.finish_training_step(
             batch.env_steps, updates, batch.episode_returns, batch.episode_lengths
         )
+
+    def _updates_obs_stats(self, env_steps: int) -> bool:
+        """Whether the rollout that ends at ``env_steps`` updates the observation statistics."""
+        limit = self.hp.normalize_obs_env_steps
+        return limit is None or env_steps <= limit
 
     @torch.no_grad()
     def prepare(self, batch: TrajectoryBatch) -> Rollout:
@@ -228,7 +240,9 @@ class A2C(OnPolicyModule):
     def step_on(self, policy_loss: Tensor, value_loss: Tensor, entropy: Tensor) -> None:
         """One gradient step on the combined loss, and its metrics."""
         hp = self.hp
-        loss = policy_loss + hp.value_loss_coef * value_loss - hp.entropy_coef * entropy
+        loss = policy_loss + hp.value_loss_coef * value_loss
+        if hp.entropy_coef:  # a zero weight would only add a backward pass through the entropy
+            loss = loss - hp.entropy_coef * entropy
         optimizer = cast(LightningOptimizer, self.optimizers())
         grad_norm = self.update(loss, optimizer, clip_value=hp.max_grad_norm)
         self.accumulate("train/loss", loss)
@@ -243,7 +257,10 @@ class A2C(OnPolicyModule):
         if hp.optimizer == "rmsprop":
             optimizer = torch.optim.RMSprop(self.net.parameters(), lr=hp.lr, alpha=0.99, eps=1e-5)
         else:
-            optimizer = torch.optim.Adam(self.net.parameters(), lr=hp.lr, eps=1e-5)
+            # foreach: one multi-tensor call per step instead of a Python loop over the
+            # parameters; bit-identical to the loop, and half an update's Adam time on CPU
+            # (where torch's default is the loop). CUDA's default is foreach already.
+            optimizer = torch.optim.Adam(self.net.parameters(), lr=hp.lr, eps=1e-5, foreach=True)
         total_steps = self.trainer.estimated_stepping_batches
         return [optimizer], [
             lr_scheduler(optimizer, hp.lr_schedule, hp.lr_final_fraction, total_steps)
@@ -278,6 +295,14 @@ def _check_arguments(args: dict[str, Any]) -> None:
     check_choice("algo.optimizer", args["optimizer"], OPTIMIZERS)
     check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
     check_choice("algo.log_std", args["log_std"], LOG_STDS)
+    if args["normalize_obs_env_steps"] is not None:
+        check_range("algo.normalize_obs_env_steps", args["normalize_obs_env_steps"], 1, math.inf)
+        if not args["normalize_obs"]:
+            raise ConfigError(
+                f"algo.normalize_obs_env_steps={args['normalize_obs_env_steps']} limits the "
+                "updates of the observation statistics, but algo.normalize_obs=false keeps none; "
+                "set algo.normalize_obs=true or algo.normalize_obs_env_steps=null."
+            )
     if args["normalize_obs"] and (args["image_obs"] or args["obs_categories"]):
         kind = "image frames" if args["image_obs"] else "Discrete (one-hot) observations"
         raise ConfigError(

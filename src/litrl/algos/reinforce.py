@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import OnPolicyModule
-from litrl.algos.heads import LOG_STDS, ActorCritic, greedy_action
+from litrl.algos.heads import LOG_STDS, ActorCritic
 from litrl.algos.returns import episode_return_per_step, reward_to_go, standardize
 from litrl.algos.schedules import SCHEDULES, lr_scheduler
 from litrl.data.datamodule import TrajectoryBatch
@@ -127,8 +127,7 @@ class Reinforce(OnPolicyModule):
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
-        distribution = self.net.distribution(obs)
-        return greedy_action(distribution) if greedy else distribution.sample()
+        return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
 
     # ---- learning -----------------------------------------------------------------------
 

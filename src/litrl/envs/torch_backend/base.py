@@ -159,9 +159,15 @@ class TorchVecEnv(ABC):
         done = terminated | truncated
         self.episode += done
         self.elapsed_steps.masked_fill_(done, 0)
-        # Branch-free autoreset: every env's next start state is drawn, finished envs take theirs.
-        # Nothing here reads a tensor's value on the host, so a GPU batch never waits.
-        self.state = torch.where(done, self.start_states(), next_state)
+        # Autoreset: finished envs take their next start state (a pure function of the env's
+        # seed and episode count). Off the CPU it is branch-free: every env's start state is
+        # drawn, so nothing reads a tensor's value on the host and a GPU batch never waits. On
+        # the CPU that read is free, and skipping the start-state hash when no env finished (most
+        # steps of a small batch, e.g. an evaluation's) saves about a third of the step.
+        if self.device.type != "cpu" or bool(done.any()):
+            self.state = torch.where(done, self.start_states(), next_state)
+        else:
+            self.state = next_state
         self.final_state = next_state
         obs, final_obs = self.observe(self.state), self.observe(next_state)
         return TorchStep(obs, reward, terminated, truncated, final_obs)

@@ -9,6 +9,7 @@ float64 batch rounds exactly as gymnasium does.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -28,6 +29,21 @@ THETA_THRESHOLD = 12 * 2 * math.pi / 360
 X_THRESHOLD = 2.4
 
 
+class _Constants(NamedTuple):
+    """CartPole's float constants as tensors; their values are ``_CONSTANTS``, in field order."""
+
+    gravity: Tensor
+    masspole: Tensor
+    total_mass: Tensor
+    length: Tensor
+    polemass_length: Tensor
+    four_thirds: Tensor
+    tau: Tensor
+
+
+_CONSTANTS = (GRAVITY, MASSPOLE, TOTAL_MASS, LENGTH, POLEMASS_LENGTH, 4.0 / 3.0, TAU)
+
+
 class CartPole(TorchVecEnv):
     """State ``(x, x_dot, theta, theta_dot)``; action 0 pushes left, 1 right; reward 1 per step."""
 
@@ -40,22 +56,30 @@ class CartPole(TorchVecEnv):
         self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=self.dtype, device=self.device)
         limits = [[X_THRESHOLD], [THETA_THRESHOLD]]
         self._limits = torch.tensor(limits, dtype=self.dtype, device=self.device)
+        # The float constants as 0-dim tensors of the state's dtype: an op with a Python float
+        # converts it to that dtype first (a copy per op, about half of a small batch's op on
+        # CPU); the operands, and so the rounding, are the same.
+        self._c = _Constants(
+            *(torch.tensor(value, dtype=self.dtype, device=self.device) for value in _CONSTANTS)
+        )
 
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         _, x_dot, theta, theta_dot = state
+        c = self._c
         force = self._forces.index_select(0, actions)  # force_mag if action == 1 else -force_mag
         costheta, sintheta = torch.cos(theta), torch.sin(theta)
         # temp = (force + polemass_length * theta_dot**2 * sintheta) / total_mass
-        temp = theta_dot.square().mul_(POLEMASS_LENGTH).mul_(sintheta).add_(force)
-        temp.div_(TOTAL_MASS)
+        temp = theta_dot.square().mul_(c.polemass_length).mul_(sintheta).add_(force)
+        temp.div_(c.total_mass)
         # thetaacc = (gravity * sintheta - costheta * temp)
         #     / (length * (4.0 / 3.0 - masspole * costheta**2 / total_mass))
-        denominator = (4.0 / 3.0 - costheta.square().mul_(MASSPOLE).div_(TOTAL_MASS)).mul_(LENGTH)
-        thetaacc = sintheta.mul_(GRAVITY).sub_(costheta * temp).div_(denominator)
+        pole_share = costheta.square().mul_(c.masspole).div_(c.total_mass)
+        denominator = torch.sub(c.four_thirds, pole_share).mul_(c.length)
+        thetaacc = sintheta.mul_(c.gravity).sub_(costheta * temp).div_(denominator)
         # xacc = temp - polemass_length * thetaacc * costheta / total_mass
-        xacc = temp - (thetaacc * POLEMASS_LENGTH).mul_(costheta).div_(TOTAL_MASS)
+        xacc = temp - (thetaacc * c.polemass_length).mul_(costheta).div_(c.total_mass)
         # Explicit Euler: positions move with the old velocities (x = x + tau * x_dot, ...).
-        next_state = torch.stack((x_dot, xacc, theta_dot, thetaacc)).mul_(TAU).add_(state)
+        next_state = torch.stack((x_dot, xacc, theta_dot, thetaacc)).mul_(c.tau).add_(state)
         # |x| > x_threshold or |theta| > theta_threshold
         terminated = (next_state[::2].abs() > self._limits).any(0)
         reward = torch.ones(self.num_envs, device=state.device)  # the terminating step pays 1 too
