@@ -109,6 +109,13 @@ def test_observation_statistics_stop_after_normalize_obs_env_steps(smoke_cfg):
     assert state["obs_stats.count"].item() == pytest.approx(768, abs=1)
 
 
+def test_a_limit_below_one_rollout_still_takes_the_first_rollouts_statistics(smoke_cfg):
+    cfg = smoke_cfg("algo=ppo", "algo.normalize_obs=true", "algo.normalize_obs_env_steps=100")
+    run(cfg)
+    state = load_checkpoint(Path(cfg.run_dir) / "checkpoints" / "last.ckpt")["state_dict"]
+    assert state["obs_stats.count"].item() == pytest.approx(256, abs=1)
+
+
 # Eval returns of REINFORCE at commit 81ba173, before it was rebuilt on the algorithm
 # contract (recorded with these overrides, on env=pendulum's former REINFORCE settings).
 PINNED = {

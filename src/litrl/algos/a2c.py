@@ -88,7 +88,7 @@ class A2C(OnPolicyModule):
         max_grad_norm: clip the gradient's total norm (None: no clipping).
         normalize_advantage: standardise the advantages over each (mini)batch.
         normalize_obs: normalise observations by a running mean/std (Box observations).
-        normalize_obs_env_steps: with ``normalize_obs``, only the rollouts collected within
+        normalize_obs_env_steps: with ``normalize_obs``, only the rollouts that begin within
             this many env steps update the statistics, which then stay fixed (None: every
             rollout). Statistics that keep moving rescale the policy's inputs under it: as a
             CartPole policy improves, its states narrow, the std shrinks and the greedy
@@ -165,7 +165,7 @@ class A2C(OnPolicyModule):
         updates = self.learn(rollout)
         cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
-        if self.obs_stats is not None and self._updates_obs_stats(batch.env_steps):
+        if self.obs_stats is not None and self._updates_obs_stats(batch):
             # After the update: every epoch saw the acting statistics.
             self.obs_stats.update(batch.transitions.obs)
         self.accumulate(
@@ -175,10 +175,12 @@ class A2C(OnPolicyModule):
             batch.env_steps, updates, batch.episode_returns, batch.episode_lengths
         )
 
-    def _updates_obs_stats(self, env_steps: int) -> bool:
-        """Whether the rollout that ends at ``env_steps`` updates the observation statistics."""
+    def _updates_obs_stats(self, batch: TrajectoryBatch) -> bool:
+        """Whether the rollout updates the observation statistics: it began within the limit (so
+        a limit below one rollout's size still takes the first rollout's statistics)."""
         limit = self.hp.normalize_obs_env_steps
-        return limit is None or env_steps <= limit
+        steps, num_envs = batch.transitions.obs.shape[:2]
+        return limit is None or batch.env_steps - steps * num_envs < limit
 
     @torch.no_grad()
     def prepare(self, batch: TrajectoryBatch) -> Rollout:
