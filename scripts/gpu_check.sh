@@ -1,43 +1,101 @@
 #!/usr/bin/env bash
-# GPU check (device machine): the gpu-marked tests, the CartPole command on accelerator=gpu and,
-# for a same-machine ratio, on accelerator=cpu, then DQN on Pong's training throughput on both
-# (benchmarks/bench_atari.py), PPO on CartPole and Pendulum, TD3 and SAC on Pendulum on the GPU, and the
-# torch env backend's steps/s on CUDA (benchmarks/bench_env_backends.py). Usage: scripts/gpu_check.sh [OUT_DIR]
+# GPU check (device machine), most important first, each step under its own time limit so one that
+# hangs leaves the rest to run: the gpu-marked tests; the torch env backend's steps/s on CUDA
+# (benchmarks/bench_env_backends.py); PPO on thousands of torch-backend CartPoles on the GPU (and
+# the same command on the CPU, for a same-machine ratio); PPO, TD3 and SAC presets on the GPU; DQN
+# on Pong's training throughput on GPU and CPU (benchmarks/bench_atari.py); PPO on Pong on the GPU;
+# the default DQN CartPole command on accelerator=gpu and =cpu.
+#   Usage: scripts/gpu_check.sh [OUT_DIR]
+# OUT_DIR gets a few files only (the device tool returns at most 8): summary.txt (every step's
+# result line, appended as it ends, so a run cut short still reports what finished), pytest.txt and
+# the benchmarks' JSON. Run directories and full logs stay in $WORK (default /tmp/gpu-check); a
+# failed step's log tail goes into summary.txt.
 # Expects wheels in .whl/ (carried: it is git-ignored) for what the machine lacks: hydra-core,
-# omegaconf, antlr4, gymnasium, farama-notifications, ale-py, opencv-python-headless (py3.12).
+# omegaconf, antlr4-python3-runtime, gymnasium, farama-notifications, ale-py (py3.12).
 set -uo pipefail
-out=${1:-${OUT:-/tmp/gpu-check}}
-mkdir -p "$out"
+out=${1:-${OUT:-/tmp/gpu-check-out}}
+work=${WORK:-/tmp/gpu-check}
+mkdir -p "$out" "$work"
 if [ -d .whl ] && ! python3 -c "import hydra, gymnasium, ale_py, cv2" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
-python3 -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__)" | tee -a "$out/gpu.txt"
-python3 -m pytest -p no:cacheprovider -q -m gpu tests/gpu 2>&1 | tail -5 | tee "$out/pytest.txt"
-for acc in gpu cpu; do
-  rm -rf "$out/run-$acc"  # a rerun starts afresh: litrl refuses a run dir that holds another run
-  start=$(python3 -c "import time; print(time.time())")
-  python3 train.py accelerator=$acc total_env_steps=${STEPS:-20000} progress_bar_refresh_steps=1000 \
-    hydra.run.dir="$out/run-$acc" > "$out/train-$acc.log" 2>&1
-  echo "accelerator=$acc exit=$? wall_s=$(python3 -c "import time; print(round(time.time() - $start, 1))")" | tee -a "$out/summary.txt"
-  tail -1 "$out/train-$acc.log" | tee -a "$out/summary.txt"
-  python3 -c "
+summary="$out/summary.txt"
+say() { echo "$*" | tee -a "$summary"; }
+
+# step NAME LIMIT_S CMD...: runs CMD with its output in $work/NAME.log; says its exit and seconds.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local start=$SECONDS
+  timeout "$limit" "$@" > "$work/$name.log" 2>&1
+  local rc=$?
+  say "== $name: exit=$rc wall_s=$((SECONDS - start))"
+  if [ $rc -ne 0 ]; then tail -15 "$work/$name.log" | sed 's/^/   | /' | tee -a "$summary"; fi
+  return $rc
+}
+
+# scalars RUN_DIR: the run's throughput and evaluations, read from its TensorBoard events.
+scalars() {
+  python3 - "$1" <<'EOF' | tee -a "$summary"
 import statistics, sys
 from litrl.events import read_scalars
-s = read_scalars('$out/run-$acc')
-print('  env_steps/s median', round(statistics.median(x.value for x in s['perf/env_steps_per_sec'])),
-      'evals', [round(x.value) for x in s['eval/return_mean']])" | tee -a "$out/summary.txt"
+s = read_scalars(sys.argv[1])
+rate = [x.value for x in s.get("perf/env_steps_per_sec", [])]
+evals = [(x.step, round(x.value, 1)) for x in s.get("eval/return_mean", [])]
+print("   env_steps/s median", round(statistics.median(rate)) if rate else None, "evals (step, return)", evals)
+EOF
+}
+
+# train NAME LIMIT_S OVERRIDES...: train.py into $work/run-NAME, then its scalars.
+train() {
+  local name=$1 limit=$2
+  shift 2
+  rm -rf "$work/run-$name"  # a rerun starts afresh: litrl refuses a run dir that holds another run
+  step "$name" "$limit" python3 train.py "$@" progress_bar_refresh_steps=0 video.every_n_evals=0 \
+    hydra.run.dir="$work/run-$name" && scalars "$work/run-$name"
+}
+
+: > "$summary"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$summary"
+python3 -c "import torch, lightning, gymnasium; print('torch', torch.__version__, 'lightning', lightning.__version__, 'gymnasium', gymnasium.__version__, 'cpus', __import__('os').cpu_count())" | tee -a "$summary"
+
+step pytest-gpu 150 python3 -m pytest -p no:cacheprovider -q -m gpu tests/gpu
+tail -5 "$work/pytest-gpu.log" | tee "$out/pytest.txt" | tee -a "$summary"
+
+step env-backends-cuda 150 python3 -m benchmarks.bench_env_backends --device cuda \
+  --backends gymnasium_sync torch torch_compile --num-envs 1024 8192 65536 --pong-num-envs \
+  --seconds 2 --rounds 3 --out "$out/env_backends_cuda.json"
+grep -E '^\|' "$work/env-backends-cuda.log" | tee -a "$summary"
+
+# PPO on 4,096 and 16,384 torch-backend CartPoles: experiment=ppo_cartpole_torch's settings at
+# rollouts of 16 steps per env, 4 minibatches an epoch.
+for envs in 4096 16384; do
+  train "ppo-torch-$envs-gpu" 90 experiment=ppo_cartpole_torch accelerator=gpu \
+    algo.data.num_envs=$envs algo.data.env_steps_per_collect=$((envs * 16)) algo.batch_size=$((envs * 4)) \
+    total_env_steps=$((envs * 16 * 24)) eval.every_env_steps=$((envs * 16 * 4)) \
+    algo.log_every_env_steps=$((envs * 16))
 done
-for preset in ppo_cartpole ppo_pendulum td3_pendulum sac_pendulum; do  # the new algorithms on the GPU
-  rm -rf "$out/run-$preset"
-  python3 train.py experiment=$preset accelerator=gpu total_env_steps=40960 progress_bar_refresh_steps=1000 \
-    video.every_n_evals=0 hydra.run.dir="$out/run-$preset" > "$out/train-$preset.log" 2>&1
-  echo "experiment=$preset accelerator=gpu exit=$?" | tee -a "$out/summary.txt"
-  tail -1 "$out/train-$preset.log" | tee -a "$out/summary.txt"
+train ppo-torch-4096-cpu 90 experiment=ppo_cartpole_torch accelerator=cpu torch_threads=0 \
+  algo.data.num_envs=4096 algo.data.env_steps_per_collect=65536 algo.batch_size=16384 \
+  total_env_steps=393216 eval.every_env_steps=131072 algo.log_every_env_steps=65536
+
+for preset in ppo_cartpole ppo_pendulum; do
+  train "$preset-gpu" 60 experiment=$preset accelerator=gpu total_env_steps=20480
 done
-python3 -m benchmarks.bench_atari --accelerator gpu cpu --env-steps "${ATARI_STEPS:-20480}" \
-  --out "$out/atari.json" 2>&1 | tee "$out/atari.txt"
-python3 -m benchmarks.bench_env_backends --device cuda --num-envs 1024 8192 65536 --seconds 3 \
-  2>&1 | tee "$out/env_backends_cuda.txt"
+for preset in td3_pendulum sac_pendulum; do  # 4,000 updates after the warm-up: a speed figure
+  train "$preset-gpu" 60 experiment=$preset accelerator=gpu total_env_steps=5000 eval.every_env_steps=5000
+done
+
+step atari-dqn 150 python3 -m benchmarks.bench_atari --accelerator gpu cpu \
+  --env-steps "${ATARI_STEPS:-10240}" --out "$out/atari.json"
+grep -v '^\s*$' "$work/atari-dqn.log" | tail -20 | tee -a "$summary"
+
+train ppo-atari-gpu 90 experiment=ppo_atari accelerator=gpu total_env_steps=20480 \
+  eval.every_env_steps=20480 eval.episodes=1 eval.num_envs=1 algo.log_every_env_steps=2048
+
+for acc in gpu cpu; do  # the README's command
+  train "dqn-cartpole-$acc" 90 accelerator=$acc total_env_steps="${STEPS:-10000}"
+done
+say "== done"
