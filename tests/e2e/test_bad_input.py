@@ -372,3 +372,25 @@ def test_cli_forced_resume_from_another_algorithms_checkpoint_is_refused(finishe
         "Drop the algo= override",
     )
     assert _snapshot(finished_run) == before
+
+
+@pytest.mark.parametrize("backend", ["gymnasium", "torch"])
+def test_rollout_larger_than_memory_is_refused_before_it_is_allocated(
+    backend: str, smoke_cfg, monkeypatch
+):
+    # 1 MiB free: a rollout of 256 CartPole env steps (~10-16 KiB) fits, one of 2**16 does not.
+    monkeypatch.setattr("litrl.data.memory.available_bytes", lambda device: 2**20)
+    cfg = smoke_cfg(
+        "algo=ppo", f"env.backend={backend}", "algo.data.num_envs=64",
+        "algo.data.env_steps_per_collect=65536", "algo.batch_size=65536",
+        "total_env_steps=65536", "eval.every_env_steps=65536",
+    )  # fmt: skip
+    with pytest.raises(ConfigError) as raised:
+        run(cfg)
+    message = str(raised.value)
+    assert "a rollout of algo.data.env_steps_per_collect=65536 env steps" in message
+    assert "(algo.data.num_envs=64 x 1024 steps" in message
+    assert "lower algo.data.env_steps_per_collect (about" in message
+    fit = int(message.split("(about ")[1].split(" env steps fit")[0].replace(",", ""))
+    assert 0 < fit < 65536
+    assert not (Path(cfg.run_dir) / "checkpoints").exists()  # no update was made

@@ -9,6 +9,7 @@ chunk on the host; the torch backend's batches get ``TensorCollector``
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -183,6 +184,32 @@ class Collector:
         """True for the envs whose episode began with the chunk ``collect`` returned last."""
         return self._fresh_starts.copy()
 
+    def chunk_nbytes(self, steps_per_env: int) -> int:
+        """Bytes of the chunk ``collect(steps_per_env)`` fills, known before it is allocated;
+        it lives on the host (``chunk_device``)."""
+        return sum(
+            math.prod(shape) * np.dtype(dtype).itemsize
+            for shape, dtype in self._chunk_layout(steps_per_env).values()
+        )
+
+    @property
+    def chunk_device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def _chunk_layout(self, steps_per_env: int) -> dict[str, tuple[tuple[int, ...], Any]]:
+        """Each staged field's shape and dtype, for ``steps_per_env`` vector steps."""
+        shape = (steps_per_env, self.num_envs)
+        obs = (shape + self.obs.shape[1:], self._obs_dtype)
+        space = self.envs.single_action_space
+        return {
+            "obs": obs,
+            "next_obs": obs,
+            "action": (shape + (space.shape or ()), _action_dtype(space)),
+            "reward": (shape, np.float32),
+            "terminated": (shape, np.bool_),
+            "truncated": (shape, np.bool_),
+        }
+
     def _continue_or_start(self, steps_per_env: int) -> _Chunk:
         if self._chunk is not None and self._chunk.steps == steps_per_env:
             return self._chunk
@@ -191,16 +218,17 @@ class Collector:
             # checkpoint did not hold, or a changed config) starts afresh; those steps were
             # taken, so they stay counted, but they are not stored.
             log.info("dropping %d vector steps of a stopped collect", self._chunk.filled)
-        shape = (steps_per_env, self.num_envs)
-        obs = np.empty(shape + self.obs.shape[1:], dtype=self._obs_dtype)
-        space = self.envs.single_action_space
+        empty = {
+            name: np.empty(shape, dtype=dtype)
+            for name, (shape, dtype) in self._chunk_layout(steps_per_env).items()
+        }
         self._chunk = _Chunk(
-            obs=obs,
-            next_obs=np.empty_like(obs),
-            action=np.empty(shape + (space.shape or ()), dtype=_action_dtype(space)),
-            reward=np.empty(shape, dtype=np.float32),
-            terminated=np.empty(shape, dtype=bool),
-            truncated=np.empty(shape, dtype=bool),
+            obs=empty["obs"],
+            next_obs=empty["next_obs"],
+            action=empty["action"],
+            reward=empty["reward"],
+            terminated=empty["terminated"],
+            truncated=empty["truncated"],
             start_lengths=self._running_length.copy(),
         )
         return self._chunk

@@ -509,6 +509,34 @@ class OnPolicyDataModule(EnvRolloutDataModule):
                 "the DataModule of the algorithm's own config (conf/algo/<name>.yaml)."
             )
 
+    def _setup_storage(self, device: torch.device) -> None:
+        self._check_rollout_fits(device)
+
+    def _check_rollout_fits(self, device: torch.device) -> None:
+        """Before the first rollout is allocated: the collector's chunk on its device, and as
+        much again on the training device for what the update builds from it (the batch moved
+        there, log-probs, values, advantages, normalised observations, minibatch gathers)."""
+        assert self.collector is not None, "call setup() first"
+        chunk = self.collector.chunk_nbytes(self.steps_per_env)
+        per_env_step = max(1, chunk // self.env_steps_per_collect)
+        needs = {self.collector.chunk_device: chunk}
+        needs[device] = needs.get(device, 0) + chunk
+        for where, nbytes in needs.items():
+            copies = nbytes // chunk
+
+            def fix(available: int, copies: int = copies) -> str:
+                fit = available // (copies * per_env_step)
+                return f"lower algo.data.env_steps_per_collect (about {fit:,} env steps fit)"
+
+            check_fits(
+                f"a rollout of algo.data.env_steps_per_collect={self.env_steps_per_collect} env "
+                f"steps (algo.data.num_envs={self.num_envs} x {self.steps_per_env} steps, "
+                f"{per_env_step:,} bytes each, counted {copies}x on {where.type})",
+                nbytes,
+                where,
+                fix,
+            )
+
     def next_batch(self) -> TrajectoryBatch:
         """Collects one rollout with the actor's current parameters."""
         assert self.collector is not None, "call setup() first"

@@ -15,6 +15,7 @@ transitions it hands over are ordinary tensors that the update can differentiate
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -224,6 +225,36 @@ class TensorCollector:
         unit = torch.rand(shape, generator=self._generator, device=self.device)
         return low + unit * (high - low)
 
+    def chunk_nbytes(self, steps_per_env: int) -> int:
+        """Bytes of the chunk ``collect(steps_per_env)`` fills, known before it is allocated;
+        it lives on the envs' device (``chunk_device``)."""
+        return sum(
+            math.prod(shape) * dtype.itemsize
+            for shape, dtype in self._chunk_layout(steps_per_env).values()
+        )
+
+    @property
+    def chunk_device(self) -> torch.device:
+        return self.device
+
+    def _chunk_layout(self, steps_per_env: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """Each field's shape and dtype, for ``steps_per_env`` vector steps."""
+        shape = (steps_per_env, self.num_envs)
+        obs = (shape + tuple(self.obs.shape[1:]), torch.float32)
+        return {
+            "obs": obs,
+            "next_obs": obs,
+            "action": (
+                shape + (self._space.shape or ()),
+                torch.float32 if self._clip.bounds is not None else torch.int64,
+            ),
+            "reward": (shape, torch.float32),
+            "terminated": (shape, torch.bool),
+            "truncated": (shape, torch.bool),
+            "episode_return": (shape, torch.float64),
+            "episode_length": (shape, torch.int64),
+        }
+
     def _continue_or_start(self, steps_per_env: int) -> _TensorChunk:
         if self._chunk is not None and self._chunk.steps == steps_per_env:
             return self._chunk
@@ -232,23 +263,19 @@ class TensorCollector:
             # their finished episodes reported) but are not stored.
             log.info("dropping %d vector steps of a stopped collect", self._chunk.filled)
             self._take_episodes(self._chunk)
-        shape = (steps_per_env, self.num_envs)
-        action_shape = shape + (self._space.shape or ())
-        action_dtype = torch.float32 if self._clip.bounds is not None else torch.int64
-
-        def empty(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-            return torch.empty(shape, dtype=dtype, device=self.device)
-
-        obs = empty(shape + self.obs.shape[1:], torch.float32)
+        empty = {
+            name: torch.empty(shape, dtype=dtype, device=self.device)
+            for name, (shape, dtype) in self._chunk_layout(steps_per_env).items()
+        }
         self._chunk = _TensorChunk(
-            obs=obs,
-            next_obs=torch.empty_like(obs),
-            action=empty(action_shape, action_dtype),
-            reward=empty(shape, torch.float32),
-            terminated=empty(shape, torch.bool),
-            truncated=empty(shape, torch.bool),
-            episode_return=empty(shape, torch.float64),
-            episode_length=empty(shape, torch.int64),
+            obs=empty["obs"],
+            next_obs=empty["next_obs"],
+            action=empty["action"],
+            reward=empty["reward"],
+            terminated=empty["terminated"],
+            truncated=empty["truncated"],
+            episode_return=empty["episode_return"],
+            episode_length=empty["episode_length"],
             start_lengths=self._running_length.clone(),
         )
         return self._chunk
