@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from functools import partial
 from pathlib import Path
 
 from benchmarks import side_by_side
@@ -112,6 +111,7 @@ CASES: dict[str, dict] = {
         env_id="CartPole-v1",
         preset="ppo_cartpole_torch",
         sb3_algo=None,  # SB3 has no batched tensor envs to run it on
+        versus="ppo_cartpole",  # ...so its ratio is taken to SB3's runs of that case
         budget=32_768,
         eval_every=4_096,
         threshold=475.0,
@@ -254,7 +254,35 @@ def _cpu_note(lib: side_by_side.LibRuns) -> str:
     return f", median CPU s to streak {fmt(lib.median('streak_cpu_seconds'), 2)}"
 
 
-report = partial(side_by_side.report, cases=CASES, summary=summary)
+def report(results: dict, command: str, machine: str) -> str:
+    """The cases' tables and summaries, then the litrl-only cases against SB3's runs of their
+    ``versus`` case where the same run holds both."""
+    text = side_by_side.report(results, command, machine, cases=CASES, summary=summary)
+    return "\n".join([text, *versus_lines(results)])
+
+
+def versus_lines(results: dict) -> list[str]:
+    """litrl's median seconds to the streak on a litrl-only case over each SB3 library's on the
+    case it names as ``versus`` (same env and threshold)."""
+    lines = []
+    for name, case in CASES.items():
+        other = case.get("versus")
+        if name not in results or other not in results:
+            continue
+        t = case["threshold"]
+        ours = side_by_side.by_library(results[name], ("litrl",), t)
+        if not ours:
+            continue
+        litrl = ours[0].median("streak_seconds")
+        lines += ["", f"### {name} (litrl) vs {other} (SB3), same run"]
+        for lib in side_by_side.by_library(results[other], LIBS[1:], t):
+            reference = lib.median("streak_seconds")
+            lines.append(
+                f"- median s to streak litrl {name} / {lib.name} {other}: "
+                f"{fmt(side_by_side.ratio(litrl, reference), 3)} "
+                f"({fmt(litrl, 2)} / {fmt(reference, 2)})"
+            )
+    return lines
 
 
 def work(args: argparse.Namespace) -> dict:
