@@ -218,19 +218,12 @@ class Collector:
             # checkpoint did not hold, or a changed config) starts afresh; those steps were
             # taken, so they stay counted, but they are not stored.
             log.info("dropping %d vector steps of a stopped collect", self._chunk.filled)
-        empty = {
+        # Any: each field has its own array type, and the dataclass names them all.
+        empty: dict[str, Any] = {
             name: np.empty(shape, dtype=dtype)
             for name, (shape, dtype) in self._chunk_layout(steps_per_env).items()
         }
-        self._chunk = _Chunk(
-            obs=empty["obs"],
-            next_obs=empty["next_obs"],
-            action=empty["action"],
-            reward=empty["reward"],
-            terminated=empty["terminated"],
-            truncated=empty["truncated"],
-            start_lengths=self._running_length.copy(),
-        )
+        self._chunk = _Chunk(**empty, start_lengths=self._running_length.copy())
         return self._chunk
 
     def pop_finished_episodes(self) -> Episodes:

@@ -263,21 +263,12 @@ class TensorCollector:
             # their finished episodes reported) but are not stored.
             log.info("dropping %d vector steps of a stopped collect", self._chunk.filled)
             self._take_episodes(self._chunk)
-        empty = {
+        # Any: each field has its own array type, and the dataclass names them all.
+        empty: dict[str, Any] = {
             name: torch.empty(shape, dtype=dtype, device=self.device)
             for name, (shape, dtype) in self._chunk_layout(steps_per_env).items()
         }
-        self._chunk = _TensorChunk(
-            obs=empty["obs"],
-            next_obs=empty["next_obs"],
-            action=empty["action"],
-            reward=empty["reward"],
-            terminated=empty["terminated"],
-            truncated=empty["truncated"],
-            episode_return=empty["episode_return"],
-            episode_length=empty["episode_length"],
-            start_lengths=self._running_length.clone(),
-        )
+        self._chunk = _TensorChunk(**empty, start_lengths=self._running_length.clone())
         return self._chunk
 
     def _take_episodes(self, chunk: _TensorChunk) -> None:
