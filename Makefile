@@ -54,6 +54,7 @@ bench: $(STAMP) ## benchmarks (~4 h): DQN vs SB3 and plain PyTorch, REINFORCE vs
 	$(BIN)/python -m benchmarks.bench_presets --presets td3_pendulum sac_pendulum --seeds 100 101 102 103 104 105 106 107 108 109 --threshold -200 --out outputs/bench/presets_continuous_held_out.json
 	$(BIN)/python -m benchmarks.bench_atari
 	$(BIN)/python -m benchmarks.bench_env_backends
+	$(BIN)/python -m benchmarks.bench_ppo_atari
 	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
