@@ -38,7 +38,9 @@ class SlowEnv(CountingEnv):
     """A CountingEnv that takes ``delay_s`` a step, like a slow simulator.
 
     At its ``mark_at_step``-th step it creates ``started_file`` (when given), so that a test
-    knows training is stepping it (the start-up checks take fewer steps per instance).
+    knows training is stepping it. The start-up checks step instances of their own (gymnasium's
+    ``check_env`` takes more than 5 steps, fewer than 20), so a test that waits for training
+    sets ``mark_at_step`` to 20 or more.
     """
 
     def __init__(

@@ -72,12 +72,15 @@ def test_a_slow_env_stops_within_about_a_second_of_the_signal(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     # 0.1 s a vector step (2 envs x 50 ms): the warm-up alone would take 50 s, the old
-    # "finish the training step" more than that.
+    # "finish the training step" more than that. A training env marks its 20th step: the
+    # start-up checks step their own instances fewer times, and a mark they reached would send
+    # the signal before training (and litrl's handlers) started.
     run_dir, started = tmp_path / "run", tmp_path / "started"
     process = _train(
         "env=custom",
         "env.entry_point=tests.toy_envs:SlowEnv",
         f"+env.kwargs.started_file={started}",
+        "+env.kwargs.mark_at_step=20",
         "algo.data.num_envs=2",
         f"hydra.run.dir={run_dir}",
     )
