@@ -101,8 +101,9 @@ def test_normaliser_statistics_are_checkpointed_and_loaded_by_evaluate(smoke_cfg
     assert torch.equal(agent.obs_stats.mean, before)
 
 
-def test_observation_statistics_stop_after_normalize_obs_env_steps(smoke_cfg):
-    cfg = smoke_cfg("algo=ppo", "algo.normalize_obs=true", "algo.normalize_obs_env_steps=768")
+@pytest.mark.parametrize("algo", ["ppo", "reinforce"])
+def test_observation_statistics_stop_after_normalize_obs_env_steps(smoke_cfg, algo: str):
+    cfg = smoke_cfg(f"algo={algo}", "algo.normalize_obs=true", "algo.normalize_obs_env_steps=768")
     run(cfg)
     state = load_checkpoint(Path(cfg.run_dir) / "checkpoints" / "last.ckpt")["state_dict"]
     # Rollouts of 256 env steps: those ending at 256, 512 and 768 update them, later ones do not.

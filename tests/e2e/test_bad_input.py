@@ -123,6 +123,10 @@ CASES = {
         ["algo=ppo", "algo.normalize_obs_env_steps=4096"],
         r"algo.normalize_obs_env_steps=4096 limits .* set algo.normalize_obs=true",
     ),
+    "REINFORCE's observation statistics limited without any": (
+        ["algo=reinforce", "algo.normalize_obs_env_steps=4096"],
+        r"algo.normalize_obs_env_steps=4096 limits .* set algo.normalize_obs=true",
+    ),
     "value of the wrong type": (
         ["algo.lr=abc"],
         r"algo.lr=abc is not a number: algo.lr takes a number. Set it .* e.g. algo.lr=0.003\.$",

@@ -14,11 +14,11 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import OnPolicyModule
 from litrl.algos.heads import LOG_STDS, ActorCritic
-from litrl.algos.normalize import RewardScaler, RunningMeanStd
+from litrl.algos.normalize import ObsNormalizer, RewardScaler, check_obs_normalizer_arguments
 from litrl.algos.returns import gae, standardize
 from litrl.algos.schedules import SCHEDULES, lr_scheduler
 from litrl.data.datamodule import TrajectoryBatch
-from litrl.errors import ConfigError, check_choice, check_range
+from litrl.errors import check_choice, check_range
 
 OPTIMIZERS = ("rmsprop", "adam")
 
@@ -89,10 +89,7 @@ class A2C(OnPolicyModule):
         normalize_advantage: standardise the advantages over each (mini)batch.
         normalize_obs: normalise observations by a running mean/std (Box observations).
         normalize_obs_env_steps: with ``normalize_obs``, only the rollouts that begin within
-            this many env steps update the statistics, which then stay fixed (None: every
-            rollout). Statistics that keep moving rescale the policy's inputs under it: as a
-            CartPole policy improves, its states narrow, the std shrinks and the greedy
-            actions drift away from what was learned.
+            this many env steps update the statistics (``ObsNormalizer``; None: every rollout).
         normalize_reward: scale rewards by the running std of the discounted return.
         log_every_env_steps: env steps between writes of training metrics.
     """
@@ -142,7 +139,9 @@ class A2C(OnPolicyModule):
         if ortho_init:
             self.net.orthogonal_init()
         self.n_actions = n_actions
-        self.obs_stats = RunningMeanStd(obs_shape) if normalize_obs else None
+        self.obs_stats = (
+            ObsNormalizer(obs_shape, normalize_obs_env_steps) if normalize_obs else None
+        )
         self.reward_scaler = RewardScaler(gamma) if normalize_reward else None
 
     # ---- acting -------------------------------------------------------------------------
@@ -165,22 +164,14 @@ class A2C(OnPolicyModule):
         updates = self.learn(rollout)
         cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
-        if self.obs_stats is not None and self._updates_obs_stats(batch):
-            # After the update: every epoch saw the acting statistics.
-            self.obs_stats.update(batch.transitions.obs)
+        if self.obs_stats is not None:  # after the update: every epoch saw the acting statistics
+            self.obs_stats.update_from(batch.transitions.obs, batch.env_steps)
         self.accumulate(
             "train/explained_variance", explained_variance(rollout.value, rollout.returns)
         )
         self.finish_training_step(
             batch.env_steps, updates, batch.episode_returns, batch.episode_lengths
         )
-
-    def _updates_obs_stats(self, batch: TrajectoryBatch) -> bool:
-        """Whether the rollout updates the observation statistics: it began within the limit (so
-        a limit below one rollout's size still takes the first rollout's statistics)."""
-        limit = self.hp.normalize_obs_env_steps
-        steps, num_envs = batch.transitions.obs.shape[:2]
-        return limit is None or batch.env_steps - steps * num_envs < limit
 
     @torch.no_grad()
     def prepare(self, batch: TrajectoryBatch) -> Rollout:
@@ -297,17 +288,4 @@ def _check_arguments(args: dict[str, Any]) -> None:
     check_choice("algo.optimizer", args["optimizer"], OPTIMIZERS)
     check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
     check_choice("algo.log_std", args["log_std"], LOG_STDS)
-    if args["normalize_obs_env_steps"] is not None:
-        check_range("algo.normalize_obs_env_steps", args["normalize_obs_env_steps"], 1, math.inf)
-        if not args["normalize_obs"]:
-            raise ConfigError(
-                f"algo.normalize_obs_env_steps={args['normalize_obs_env_steps']} limits the "
-                "updates of the observation statistics, but algo.normalize_obs=false keeps none; "
-                "set algo.normalize_obs=true or algo.normalize_obs_env_steps=null."
-            )
-    if args["normalize_obs"] and (args["image_obs"] or args["obs_categories"]):
-        kind = "image frames" if args["image_obs"] else "Discrete (one-hot) observations"
-        raise ConfigError(
-            f"algo.normalize_obs=true normalises Box observations by a running mean/std, but "
-            f"this env's observations are {kind}; set algo.normalize_obs=false."
-        )
+    check_obs_normalizer_arguments(args)

@@ -8,10 +8,14 @@ evaluation sees them frozen.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from litrl.errors import ConfigError, check_range
 
 EPSILON = 1e-8
 
@@ -62,6 +66,48 @@ class RunningMeanStd(nn.Module):
         """``x / std``, clipped (the mean is kept: a reward's sign matters)."""
         std = torch.sqrt(self.var + EPSILON).to(x.dtype)
         return (x / std).clamp(-self.clip, self.clip)
+
+
+class ObsNormalizer(RunningMeanStd):
+    """Running observation statistics of an on-policy algorithm (``algo.normalize_obs``).
+
+    Args:
+        shape: shape of one observation.
+        env_steps: only the rollouts that begin within this many env steps update the
+            statistics, which then stay fixed (None: every rollout). Statistics that keep
+            moving rescale the policy's inputs under it: as a CartPole policy improves, its
+            states narrow, the std shrinks and the greedy actions drift away from what was
+            learned.
+    """
+
+    def __init__(self, shape: Sequence[int], env_steps: int | None = None) -> None:
+        super().__init__(shape)
+        self.env_steps = env_steps
+
+    def update_from(self, rollout_obs: Tensor, env_steps: int) -> None:
+        """Adds a ``(T, N, ...)`` rollout that ends at ``env_steps`` if it began within the
+        limit (so a limit below one rollout's size still takes the first rollout's)."""
+        steps, num_envs = rollout_obs.shape[:2]
+        if self.env_steps is None or env_steps - steps * num_envs < self.env_steps:
+            self.update(rollout_obs)
+
+
+def check_obs_normalizer_arguments(args: dict[str, Any]) -> None:
+    """ConfigErrors for an algorithm's ``normalize_obs`` and ``normalize_obs_env_steps``."""
+    if args["normalize_obs_env_steps"] is not None:
+        check_range("algo.normalize_obs_env_steps", args["normalize_obs_env_steps"], 1, math.inf)
+        if not args["normalize_obs"]:
+            raise ConfigError(
+                f"algo.normalize_obs_env_steps={args['normalize_obs_env_steps']} limits the "
+                "updates of the observation statistics, but algo.normalize_obs=false keeps none; "
+                "set algo.normalize_obs=true or algo.normalize_obs_env_steps=null."
+            )
+    if args["normalize_obs"] and (args["image_obs"] or args["obs_categories"]):
+        kind = "image frames" if args["image_obs"] else "Discrete (one-hot) observations"
+        raise ConfigError(
+            f"algo.normalize_obs=true normalises Box observations by a running mean/std, but "
+            f"this env's observations are {kind}; set algo.normalize_obs=false."
+        )
 
 
 class RewardScaler(nn.Module):

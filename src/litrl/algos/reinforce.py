@@ -14,6 +14,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from litrl.algos.base import OnPolicyModule
 from litrl.algos.heads import LOG_STDS, ActorCritic
+from litrl.algos.normalize import ObsNormalizer, check_obs_normalizer_arguments
 from litrl.algos.returns import episode_return_per_step, reward_to_go, standardize
 from litrl.algos.schedules import SCHEDULES, lr_scheduler
 from litrl.data.datamodule import TrajectoryBatch
@@ -73,6 +74,9 @@ class Reinforce(OnPolicyModule):
         value_lr: Adam learning rate of the value network.
         value_loss_coef: weight of the value network's squared error.
         entropy_coef: weight of the entropy bonus.
+        normalize_obs: normalise observations by a running mean/std (Box observations).
+        normalize_obs_env_steps: with ``normalize_obs``, only the rollouts that begin within
+            this many env steps update the statistics (``ObsNormalizer``; None: every rollout).
         log_std: Box actions: ``state_independent`` (one learned log-std per action
             dimension) or ``learned`` (a second head of the policy network).
         log_std_init: the initial log-std of a Box policy.
@@ -104,6 +108,8 @@ class Reinforce(OnPolicyModule):
         value_lr: float = 1e-2,
         value_loss_coef: float = 1.0,
         entropy_coef: float = 0.01,
+        normalize_obs: bool = False,
+        normalize_obs_env_steps: int | None = None,
         log_std: str = "state_independent",
         log_std_init: float = 0.0,
         grad_clip_norm: float | None = None,
@@ -121,12 +127,20 @@ class Reinforce(OnPolicyModule):
         )  # fmt: skip
         self.n_actions = n_actions
         self.register_buffer("running_return", torch.zeros(()))
+        self.obs_stats = (
+            ObsNormalizer(obs_shape, normalize_obs_env_steps) if normalize_obs else None
+        )
 
     # ---- acting -------------------------------------------------------------------------
+
+    def normalized(self, obs: Tensor) -> Tensor:
+        """Observations as the networks see them (with the running statistics, if any)."""
+        return obs if self.obs_stats is None else self.obs_stats.normalize(obs.float())
 
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
+        obs = self.normalized(obs)
         return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
 
     # ---- learning -----------------------------------------------------------------------
@@ -134,10 +148,11 @@ class Reinforce(OnPolicyModule):
     def training_step(self, batch: TrajectoryBatch, batch_idx: int) -> None:
         self.check_on_policy(batch.policy_version)
         rollout = batch.transitions
-        distribution = self.net.distribution(rollout.obs.flatten(0, 1))
+        obs = self.normalized(rollout.obs.flatten(0, 1))
+        distribution = self.net.distribution(obs)
         log_prob = distribution.log_prob(rollout.action.flatten(0, 1)).view_as(rollout.reward)
         entropy = distribution.entropy().view_as(rollout.reward)
-        weights, mask, values = self._weights(batch)
+        weights, mask, values = self._weights(batch, obs)
         if not mask.any():  # no step's return is known yet: nothing to learn from this rollout
             self.finish_training_step(
                 batch.env_steps, 0, batch.episode_returns, batch.episode_lengths
@@ -164,19 +179,23 @@ class Reinforce(OnPolicyModule):
         )
         cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
+        if self.obs_stats is not None:  # after the update, which saw the acting statistics
+            self.obs_stats.update_from(rollout.obs, batch.env_steps)
         self.accumulate("train/loss", loss)
         self.accumulate("train/entropy", entropy[mask].mean())
         self.accumulate("train/grad_norm", grad_norm)
         self.finish_training_step(batch.env_steps, 1, batch.episode_returns, batch.episode_lengths)
 
-    def _weights(self, batch: TrajectoryBatch) -> tuple[Tensor, Tensor, Tensor | None]:
-        """The returns that weight each log-prob, where they are known, and V(s) if learned."""
+    def _weights(self, batch: TrajectoryBatch, obs: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The returns that weight each log-prob, where they are known, and V(s) if learned
+        (``obs``: the rollout's observations flattened, as the networks see them)."""
         rollout = batch.transitions
         values = next_values = None
         if self.net.has_value:
-            values = self.net.value(rollout.obs.flatten(0, 1)).view_as(rollout.reward)
+            values = self.net.value(obs).view_as(rollout.reward)
             with torch.no_grad():
-                next_values = self.net.value(rollout.next_obs.flatten(0, 1)).view_as(rollout.reward)
+                next_obs = self.normalized(rollout.next_obs.flatten(0, 1))
+                next_values = self.net.value(next_obs).view_as(rollout.reward)
         with torch.no_grad():
             returns, known = reward_to_go(
                 rollout.reward,
@@ -233,3 +252,4 @@ def _check_arguments(args: dict[str, Any]) -> None:
     check_choice("algo.log_std", args["log_std"], LOG_STDS)
     check_choice("algo.return_estimator", args["return_estimator"], RETURN_ESTIMATORS)
     check_choice("algo.baseline", args["baseline"], BASELINES)
+    check_obs_normalizer_arguments(args)
