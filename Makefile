@@ -48,10 +48,12 @@ bench: $(STAMP) ## benchmarks (~4 h): DQN vs SB3 and plain PyTorch, REINFORCE vs
 	$(BIN)/python -m benchmarks.bench_ppo_tax
 	$(BIN)/python -m benchmarks.bench_offpolicy_tax
 	$(BIN)/python -m benchmarks.bench_continuous
+	$(BIN)/python -m benchmarks.bench_continuous --cases td3_pendulum_fast --env-steps 16000 --out outputs/bench/continuous_td3_fast.json
+	$(BIN)/python -m benchmarks.bench_continuous --cases sac_pendulum_fast --env-steps 8000 --out outputs/bench/continuous_sac_fast.json
 	$(BIN)/python -m benchmarks.bench_memory
 	$(BIN)/python -m benchmarks.bench_sweep
 	$(BIN)/python -m benchmarks.bench_presets
-	$(BIN)/python -m benchmarks.bench_presets --presets td3_pendulum sac_pendulum --seeds 100 101 102 103 104 105 106 107 108 109 --threshold -200 --out outputs/bench/presets_continuous_held_out.json
+	$(BIN)/python -m benchmarks.bench_presets --presets td3_pendulum sac_pendulum td3_pendulum_fast sac_pendulum_fast --seeds 100 101 102 103 104 105 106 107 108 109 --threshold -200 --out outputs/bench/presets_continuous_held_out.json
 	$(BIN)/python -m benchmarks.bench_atari
 	$(BIN)/python -m benchmarks.bench_env_backends
 	$(BIN)/python -m benchmarks.bench_ppo_atari

@@ -6,6 +6,10 @@
 Cases: TD3 and SAC on Pendulum-v1 (experiment=td3_pendulum, sac_pendulum; the default cases),
 and on LunarLanderContinuous-v3 (experiment=td3_lunarlander_continuous,
 sac_lunarlander_continuous; hours per run on one core, so only when asked for).
+td3_pendulum_fast and sac_pendulum_fast run litrl's fast presets (experiment=td3_pendulum_fast,
+sac_pendulum_fast: their own budget, warm-up and networks) against the same SB3 runs with the
+Zoo's settings as td3_pendulum and sac_pendulum: what a litrl user gets from the preset made for
+speed, against what an SB3 user gets from the Zoo.
 
 Every run is a fresh subprocess with one torch thread, run one after another (the libraries
 alternate within a seed) so timings do not share the cores. Both libraries train on one env
@@ -23,7 +27,10 @@ env steps.
 run's env steps over its wall seconds, evaluations included.
 
 ``--env-steps`` and ``--warmup-env-steps`` shrink a run for a smoke test of the plumbing (for
-example ``--env-steps 3000 --warmup-env-steps 1000``); both libraries get the same values.
+example ``--env-steps 3000 --warmup-env-steps 1000``); both libraries get the same values, except
+in the fast cases, where they set SB3's schedule only (litrl keeps its preset's): there
+``--env-steps`` can stop SB3 once every seed is past its first eval >= the threshold, which
+leaves the seconds to it as they are (constant learning rates) but not the final eval.
 """
 
 from __future__ import annotations
@@ -101,6 +108,25 @@ CASES: dict[str, dict] = {
         eval_every=1_000,
         threshold=-200.0,
     ),
+    # litrl's fast presets (own schedule: their budget and warm-up) vs SB3 with the Zoo's.
+    "td3_pendulum_fast": dict(
+        env_id="Pendulum-v1",
+        preset="td3_pendulum_fast",
+        sb3_algo="TD3",
+        zoo=ZOO_TD3_PENDULUM,
+        eval_every=1_000,
+        threshold=-200.0,
+        litrl_own_schedule=True,
+    ),
+    "sac_pendulum_fast": dict(
+        env_id="Pendulum-v1",
+        preset="sac_pendulum_fast",
+        sb3_algo="SAC",
+        zoo=ZOO_SAC_PENDULUM,
+        eval_every=1_000,
+        threshold=-200.0,
+        litrl_own_schedule=True,
+    ),
     "td3_lunarlander_continuous": dict(
         env_id="LunarLanderContinuous-v3",
         preset="td3_lunarlander_continuous",
@@ -153,18 +179,23 @@ def litrl_worker(
     case_name: str, seed: int, env_steps: int | None, warmup: int | None, overrides: list[str]
 ) -> dict:
     case = CASES[case_name]
+    own = case.get("litrl_own_schedule", False)
     budget, warmup_steps, final_env_steps = schedule(case, env_steps, warmup)
     cfg, run_dir = side_by_side.litrl_config(
         case_name,
         case,
         seed,
-        budget,
+        None if own else budget,
         [
             "accelerator=cpu",  # SB3 runs on device="cpu"
-            *([f"algo.data.warmup_env_steps={warmup}"] if warmup is not None else []),
+            *([f"algo.data.warmup_env_steps={warmup}"] if warmup is not None and not own else []),
             *overrides,
         ],
     )
+    if own:  # the preset's own schedule, rounded as litrl rounds it
+        warmup_steps = cfg.algo.data.warmup_env_steps
+        evaluations = math.ceil(max(cfg.total_env_steps - warmup_steps, 1) / case["eval_every"])
+        final_env_steps = warmup_steps + evaluations * case["eval_every"]
     if cfg.algo.data.warmup_env_steps != warmup_steps or cfg.algo.data.num_envs != 1:
         raise SystemExit(
             f"experiment={case['preset']} has warmup_env_steps={cfg.algo.data.warmup_env_steps} "
@@ -174,7 +205,7 @@ def litrl_worker(
     result = side_by_side.litrl_run(cfg, run_dir, case["threshold"])
     if result["env_steps"] != final_env_steps:
         raise SystemExit(
-            f"litrl ended at {result['env_steps']} env steps, SB3 at {final_env_steps}"
+            f"litrl ended at {result['env_steps']} env steps, expected {final_env_steps}"
         )
     return result
 

@@ -38,9 +38,11 @@ def optimizer_step(
     clip_mode: str = "none",
     clip: float = 0.0,
 ) -> None:
-    """zero_grad, backward, clip, step: what ``RLModule.update`` does under Lightning."""
+    """zero_grad, backward into ``params`` only, clip, step: what ``RLModule.update`` does
+    under Lightning."""
+    params = list(params)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward(inputs=params)
     if clip > 0 and clip_mode == "norm":
         nn.utils.clip_grad_norm_(params, clip)
     elif clip > 0 and clip_mode == "value":
@@ -65,8 +67,12 @@ class PlainTD3:
         )  # fmt: skip
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=algo.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=algo.critic_lr)
+        self.actor_optimizer = torch.optim.Adam(
+            self.actor.parameters(), lr=algo.actor_lr, foreach=True
+        )
+        self.critic_optimizer = torch.optim.Adam(
+            self.critics.parameters(), lr=algo.critic_lr, foreach=True
+        )
         self.critic_updates = 0
 
     @torch.no_grad()
@@ -121,10 +127,16 @@ class PlainSAC:
         )  # fmt: skip
         self.target_critics = copy.deepcopy(self.critics).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(algo.init_alpha), requires_grad=algo.learn_alpha)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=algo.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=algo.critic_lr)
+        self.actor_optimizer = torch.optim.Adam(
+            self.actor.parameters(), lr=algo.actor_lr, foreach=True
+        )
+        self.critic_optimizer = torch.optim.Adam(
+            self.critics.parameters(), lr=algo.critic_lr, foreach=True
+        )
         self.alpha_optimizer = (
-            torch.optim.Adam([self.log_alpha], lr=algo.alpha_lr) if algo.learn_alpha else None
+            torch.optim.Adam([self.log_alpha], lr=algo.alpha_lr, foreach=True)
+            if algo.learn_alpha
+            else None
         )
         self.gradient_steps = 0
 

@@ -125,9 +125,9 @@ def main(
     print(report(results, command, machine))
 
 
-def litrl_config(case_name: str, case: dict, seed: int, budget: int, overrides: list[str]):
+def litrl_config(case_name: str, case: dict, seed: int, budget: int | None, overrides: list[str]):
     """``(cfg, run_dir)``: the case's litrl preset with the shared evaluation, in a fresh run
-    directory."""
+    directory; ``budget`` None keeps the preset's ``total_env_steps``."""
     from litrl.config import compose_config
 
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{case_name}-{seed}-"))
@@ -138,7 +138,7 @@ def litrl_config(case_name: str, case: dict, seed: int, budget: int, overrides: 
             "progress_bar_refresh_steps=1000",
             "video.every_n_evals=0",
             f"experiment={case['preset']}",
-            f"total_env_steps={budget}",
+            *([f"total_env_steps={budget}"] if budget is not None else []),
             f"eval.every_env_steps={case['eval_every']}",
             f"eval.episodes={EVAL_EPISODES}",
             f"eval.num_envs={EVAL_EPISODES}",

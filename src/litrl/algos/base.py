@@ -192,7 +192,13 @@ class RLModule(L.LightningModule, ABC):
             The gradient norm before clipping (of ``clip_parameters``).
         """
         optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+        # Gradients only for what this optimizer steps: a loss that reads other networks (an
+        # actor's loss through the critics) skips their weight gradients, which nothing would
+        # read. The stepped parameters' gradients are the same, bit for bit.
+        stepped = [
+            p for group in optimizer.param_groups for p in group["params"] if p.requires_grad
+        ]
+        self.manual_backward(loss, inputs=stepped)
         params = list(clip_parameters) if clip_parameters is not None else None
         self._clip, self._grad_norm = (clip_mode, clip_value or 0.0, params), None
         try:

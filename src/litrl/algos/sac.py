@@ -219,7 +219,7 @@ class SAC(BoxActionModule):
         critic_loss = 0.5 * torch.stack([F.mse_loss(q, target) for q in q_values]).sum()
         self.update(critic_loss, critic_optimizer, hp.grad_clip_mode, hp.grad_clip)
 
-        # The critics' gradients from this backward are discarded by their next zero_grad.
+        # update() backpropagates through the critics into the actor's parameters only.
         actor_loss = (alpha * log_prob - min_q(self.critics, batch.obs, action)).mean()
         self.update(actor_loss, actor_optimizer, hp.grad_clip_mode, hp.grad_clip)
 
@@ -234,12 +234,13 @@ class SAC(BoxActionModule):
 
     def configure_optimizers(self) -> tuple[list[Optimizer], list[LRScheduler]]:
         hp = self.hp
+        # foreach: as TD3's (bit-identical to torch's CPU default loop, about half its time).
         optimizers: list[Optimizer] = [
-            torch.optim.Adam(self.actor.parameters(), lr=hp.actor_lr),
-            torch.optim.Adam(self.critics.parameters(), lr=hp.critic_lr),
+            torch.optim.Adam(self.actor.parameters(), lr=hp.actor_lr, foreach=True),
+            torch.optim.Adam(self.critics.parameters(), lr=hp.critic_lr, foreach=True),
         ]
         if hp.learn_alpha:
-            optimizers.append(torch.optim.Adam([self.log_alpha], lr=hp.alpha_lr))
+            optimizers.append(torch.optim.Adam([self.log_alpha], lr=hp.alpha_lr, foreach=True))
         return self.with_lr_schedules(optimizers)
 
     def window_metrics(self) -> dict[str, float]:

@@ -193,8 +193,8 @@ class TD3(BoxActionModule):
         self.accumulate("train/q_mean", q_values[0].mean())
         if self.critic_updates % hp.policy_delay:
             return
-        # The actor climbs the first critic; the critics' gradients from this backward are
-        # discarded by their next zero_grad.
+        # The actor climbs the first critic; update() backpropagates through it into the
+        # actor's parameters only.
         actor_loss = -self.critics[0](batch.obs, self.actor.normalized(batch.obs)).mean()
         self.update(actor_loss, actor_optimizer, hp.grad_clip_mode, hp.grad_clip)
         self.accumulate("train/actor_loss", actor_loss)
@@ -203,10 +203,12 @@ class TD3(BoxActionModule):
 
     def configure_optimizers(self) -> tuple[list[Optimizer], list[LRScheduler]]:
         hp = self.hp
+        # foreach: one multi-tensor call per step instead of a Python loop over the parameters;
+        # bit-identical to the loop (torch's CPU default), and about half of Adam's step time.
         return self.with_lr_schedules(
             [
-                torch.optim.Adam(self.actor.parameters(), lr=hp.actor_lr),
-                torch.optim.Adam(self.critics.parameters(), lr=hp.critic_lr),
+                torch.optim.Adam(self.actor.parameters(), lr=hp.actor_lr, foreach=True),
+                torch.optim.Adam(self.critics.parameters(), lr=hp.critic_lr, foreach=True),
             ]
         )
 
