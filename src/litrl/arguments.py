@@ -30,12 +30,21 @@ TOP_LEVEL_TYPES: dict[str, type] = {
     "eval.num_envs": int,
     "video.every_n_evals": int,
 }
+# The evaluation CLI's keys (conf/evaluate.yaml).
+EVALUATE_TYPES: dict[str, type] = {
+    "episodes": int,
+    "num_envs": int,
+    "seed": int,
+    "video": bool,
+    "video_episodes": int,
+}
 _TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
 
-def check_top_level(cfg: DictConfig) -> None:
-    """Raise a ConfigError for a top-level value of the wrong type (``seed=abc``)."""
-    for key, wanted in TOP_LEVEL_TYPES.items():
+def check_top_level(cfg: DictConfig, types: dict[str, type] = TOP_LEVEL_TYPES) -> None:
+    """Raise a ConfigError for a top-level value of the wrong type (``seed=abc``); ``types``
+    maps each dotted key to the type it takes."""
+    for key, wanted in types.items():
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and not _is_a(value, (wanted,)):
             raise ConfigError(_wrong_type(key, value, (wanted,), example=None))

@@ -17,6 +17,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from litrl.algos.base import RLModule
+from litrl.arguments import EVALUATE_TYPES, check_top_level
 from litrl.config import CONFIG_DIR
 from litrl.data.collector import Episodes, evaluate
 from litrl.envs import EnvError, EnvFactory
@@ -48,8 +49,10 @@ def load_agent(ckpt: Path | str, device: str = "cpu") -> tuple[RLModule, EnvFact
 
 def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
     """Runs the evaluate config: prints the returns and lengths, writes videos when asked."""
-    for field in ("episodes", "num_envs"):  # before the checkpoint is even read
+    check_top_level(cfg, EVALUATE_TYPES)  # before the checkpoint is even read
+    for field in ("episodes", "num_envs", "video_episodes"):
         check_range(field, cfg[field], 1, math.inf)
+    _check_device(str(cfg.device))
     module, env = load_agent(cfg.ckpt, cfg.device)
     num_envs = max(1, min(cfg.num_envs, cfg.episodes))
     envs = env.make_vector(num_envs, device=cfg.device)  # a torch-backend batch runs there
@@ -74,6 +77,17 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
         for path in paths:
             print(f"video: {path}")
     return episodes
+
+
+def _check_device(device: str) -> None:
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise ConfigError(
+            f"device={device} is not a torch device: set device=cpu, device=cuda or device=cuda:N."
+        ) from error
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device}: this machine has no CUDA GPU. Set device=cpu.")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="evaluate")

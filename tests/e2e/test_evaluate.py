@@ -59,6 +59,26 @@ def test_evaluate_cli_refuses_zero_episodes_in_one_paragraph(trained_run: Path) 
     assert "\n" not in message and "Traceback" not in message
 
 
+@pytest.mark.parametrize(
+    ("override", "start"),
+    [
+        ("episodes=abc", "episodes=abc is not an integer"),
+        ("video=maybe", "video=maybe is not true or false"),
+        ("video_episodes=0", "video_episodes=0 is out of range"),
+        ("seed=1.5", "seed=1.5 is not an integer"),
+        ("device=gpu", "device=gpu is not a torch device"),
+    ],
+)
+def test_evaluate_cli_checks_its_fields_before_reading_the_checkpoint(
+    override: str, start: str
+) -> None:
+    result = _evaluate("ckpt=no/such/file.ckpt", override)  # the checkpoint is never opened
+    assert result.returncode == 2
+    message = result.stderr.strip()
+    assert message.startswith(f"litrl: configuration error: {start}"), message
+    assert "\n" not in message and "Traceback" not in message
+
+
 def test_loaded_agent_scores_like_its_last_evaluation(trained_run: Path) -> None:
     module, env = load_agent(trained_run / "checkpoints" / "last.ckpt")
     assert env.id == "CartPole-v1"
