@@ -117,12 +117,32 @@ def test_a_limit_below_one_rollout_still_takes_the_first_rollouts_statistics(smo
     assert state["obs_stats.count"].item() == pytest.approx(256, abs=1)
 
 
+def test_reinforce_value_steps_fit_v_and_leave_the_policy_step_alone(tmp_path, compose):
+    states = {}
+    for steps in (1, 5):
+        cfg = compose(
+            "algo=reinforce", f"algo.value_steps={steps}", "total_env_steps=256",
+            "eval.every_env_steps=256", run_dir=tmp_path / str(steps),
+        )  # fmt: skip
+        run(cfg)
+        checkpoint = load_checkpoint(Path(cfg.run_dir) / "checkpoints" / "last.ckpt")
+        states[steps] = (checkpoint["state_dict"], read_scalars(Path(cfg.run_dir)))
+    (one, one_scalars), (five, five_scalars) = states[1], states[5]
+    # One rollout: the policy's step is the same (the extra steps give it no gradient, so
+    # Adam's momentum does not move it); only the value network moves on.
+    for name in one:
+        same = torch.equal(one[name], five[name])
+        assert same == (not name.startswith("net.value")), name
+    assert [p.value for p in five_scalars["train/updates"]] == [5.0]
+    assert [p.value for p in one_scalars["train/updates"]] == [1.0]
+
+
 # Eval returns of REINFORCE at commit 81ba173, before it was rebuilt on the algorithm
 # contract (recorded with these overrides, on env=pendulum's former REINFORCE settings).
 PINNED = {
     "cartpole value baseline": (
         ["env=cartpole", "total_env_steps=8192", "eval.every_env_steps=2048",
-         "algo.data.env_steps_per_collect=1024"],
+         "algo.data.env_steps_per_collect=1024", "algo.value_steps=1"],
         [33.0, 50.5, 46.0, 58.0],
     ),
     "cartpole running mean, total return, clipped": (
@@ -133,7 +153,7 @@ PINNED = {
     ),
     "pendulum gaussian, learned log-std": (
         ["experiment=reinforce_pendulum", "total_env_steps=4096", "eval.every_env_steps=2048",
-         "algo.data.env_steps_per_collect=1024", "algo.log_std=learned",
+         "algo.data.env_steps_per_collect=1024", "algo.log_std=learned", "algo.value_steps=1",
          "accelerator=cpu", "video.every_n_evals=0", "eval.episodes=2", "eval.num_envs=2"],
         [-1031.6051025390625, -1074.9420166015625],
     ),
