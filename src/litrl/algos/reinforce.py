@@ -111,7 +111,7 @@ class Reinforce(OnPolicyModule):
         value_hidden_sizes: Sequence[int] = (128,),
         value_lr: float = 1e-2,
         value_loss_coef: float = 1.0,
-        value_steps: int = 1,
+        value_steps: int = 20,
         entropy_coef: float = 0.01,
         normalize_obs: bool = False,
         normalize_obs_env_steps: int | None = None,
