@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from litrl.events import read_scalars
+from litrl.resume import load_checkpoint
 from litrl.train import run
 
 
@@ -31,11 +32,14 @@ def test_tiny_run_logs_policy_gradient_metrics(smoke_cfg, baseline):
 
 def test_every_update_uses_a_rollout_of_the_current_parameters(smoke_cfg):
     # The module refuses a batch whose policy version is not its own, so a finished run
-    # with 8 updates means every rollout came from the parameters of the update before.
-    cfg = smoke_cfg("algo=reinforce", "algo.data.env_steps_per_collect=256")
+    # with 8 policy updates means every rollout came from the parameters of the update before.
+    cfg = smoke_cfg("algo=reinforce", "algo.data.env_steps_per_collect=256", "algo.value_steps=3")
     run(cfg)
+    checkpoint = load_checkpoint(Path(cfg.run_dir) / "checkpoints" / "last.ckpt")
+    assert checkpoint["litrl"]["extras"]["policy_version"] == 8
+    # Gradient steps: per rollout one for the policy (and V), then two for V alone.
     updates = read_scalars(Path(cfg.run_dir))["train/updates"]
-    assert updates[-1].value == 8
+    assert updates[-1].value == 8 * 3
 
 
 def test_rollouts_without_a_known_return_are_skipped_not_nan(smoke_cfg):
