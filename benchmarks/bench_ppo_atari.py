@@ -2,7 +2,7 @@
 and EnvPool env backends, and of Stable-Baselines3's PPO with the RL Zoo's Atari settings.
 
     python -m benchmarks.bench_ppo_atari [--env-steps 8192] [--rounds 2]
-        [--libs litrl_gymnasium litrl_envpool sb3] [--game ALE/Pong-v5]
+        [--libs litrl_gymnasium litrl_envpool sb3] [--game ALE/Pong-v5] [--device cpu|cuda]
 
 Each run is a fresh subprocess training for ``--env-steps`` from scratch with all the machine's
 cores (litrl's preset sets ``torch_threads: 0``; torch's own default for SB3); the libraries take
@@ -19,7 +19,8 @@ no-ops at reset, 84x84 grayscale, a stack of 4 and sticky actions 0.25, as `env=
 plus ``VecFrameStack(4)``); training rewards clipped to their sign. The Zoo's own env id,
 ``PongNoFrameskip-v4``, has no sticky actions; the emulator's cost per frame is the same.
 EnvPool needs the `envpool` extra (``pip install -e .[envpool]``); without it that library is
-left out.
+left out. ``--device cuda`` trains on the GPU (litrl: ``accelerator=gpu``; SB3: ``device="cuda"``),
+where the update is cheap and the env backend's step rate decides the throughput.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ ZOO_PPO_ATARI = dict(
 )
 
 
-def litrl_worker(backend: str, env_steps: int, game: str) -> dict:
+def litrl_worker(backend: str, env_steps: int, game: str, device: str) -> dict:
     from litrl.config import compose_config
     from litrl.events import read_scalars
     from litrl.train import run
@@ -64,7 +65,7 @@ def litrl_worker(backend: str, env_steps: int, game: str) -> dict:
             "experiment=ppo_atari",
             f"env.id={game}",
             f"env.backend={backend}",
-            "accelerator=cpu",
+            f"accelerator={'gpu' if device == 'cuda' else 'cpu'}",
             f"total_env_steps={env_steps}",
             f"algo.log_every_env_steps={ROLLOUT}",
             f"eval.every_env_steps={env_steps}",
@@ -83,7 +84,7 @@ def litrl_worker(backend: str, env_steps: int, game: str) -> dict:
     return _result(windows[SKIPPED_WINDOWS:-1], seconds, env_steps)
 
 
-def sb3_worker(env_steps: int, game: str, seed: int = 0) -> dict:
+def sb3_worker(env_steps: int, game: str, device: str, seed: int = 0) -> dict:
     side_by_side.import_sb3()
     import ale_py
     import gymnasium as gym
@@ -110,7 +111,7 @@ def sb3_worker(env_steps: int, game: str, seed: int = 0) -> dict:
     env = VecFrameStack(env, n_stack=4)
     started = time.time()
     model = PPO(
-        "CnnPolicy", env, seed=seed, device="cpu", **side_by_side.zoo_schedules(ZOO_PPO_ATARI)
+        "CnnPolicy", env, seed=seed, device=device, **side_by_side.zoo_schedules(ZOO_PPO_ATARI)
     )
     model.learn(env_steps, callback=RolloutClock())
     seconds = time.time() - started
@@ -175,6 +176,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--libs", nargs="+", default=list(LIBS), choices=LIBS)
     parser.add_argument("--game", default="ALE/Pong-v5")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/ppo_atari.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -182,9 +184,10 @@ def main() -> None:
         parser.error(f"--env-steps must be a multiple of {ROLLOUT} and at least {4 * ROLLOUT}")
     if args.worker:
         if args.worker == "sb3":
-            result = sb3_worker(args.env_steps, args.game)
+            result = sb3_worker(args.env_steps, args.game, args.device)
         else:
-            result = litrl_worker(args.worker.removeprefix("litrl_"), args.env_steps, args.game)
+            backend = args.worker.removeprefix("litrl_")
+            result = litrl_worker(backend, args.env_steps, args.game, args.device)
         print(json.dumps(result))
         return
     command = "python -m benchmarks.bench_ppo_atari " + " ".join(
@@ -196,7 +199,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for round_ in range(args.rounds):
         for lib in libs:
-            worker = ["--worker", lib, "--env-steps", str(args.env_steps), "--game", args.game]
+            worker = ["--worker", lib, "--env-steps", str(args.env_steps), "--game", args.game,
+                      "--device", args.device]  # fmt: skip
             result = spawn(worker, module="benchmarks.bench_ppo_atari")
             runs.append({"round": round_, "lib": lib, **result})
             print(json.dumps({"lib": lib, "round": round_, "rate": result["env_steps_per_sec"]}))

@@ -12,14 +12,20 @@
 # failed step's log tail goes into summary.txt.
 # Expects wheels in .whl/ (carried: it is git-ignored) for what the machine lacks: hydra-core,
 # omegaconf, antlr4-python3-runtime, gymnasium, farama-notifications, ale-py (py3.12).
+# EnvPool (optional step): the cp312 envpool wheel is 53 MB and `import envpool` also wants
+# dm-env, optree, matplotlib, pillow and packaging (~20 MB more) and envpool_assets' atari/ folder
+# (0.6 MB of a 62 MB wheel): more than the 64 MiB one device call carries. Carry them over two
+# back-to-back calls (the machine keeps ignored files while warm), each installing its share with
+# `pip install --no-index --no-deps --target /tmp/site`; PYTHONPATH=/tmp/site is set below.
 set -uo pipefail
 out=${1:-${OUT:-/tmp/gpu-check-out}}
 work=${WORK:-/tmp/gpu-check}
 mkdir -p "$out" "$work"
-if [ -d .whl ] && ! python3 -c "import hydra, gymnasium, ale_py, cv2" 2>/dev/null; then
+# /tmp/site: the carried wheels, installed by this call or an earlier one on the same machine.
+if [ -d .whl ] && ! PYTHONPATH=/tmp/site python3 -c "import hydra, gymnasium, ale_py, cv2" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site
 fi
+if [ -d /tmp/site ]; then export PYTHONPATH=/tmp/site; fi
 export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 summary="$out/summary.txt"
 say() { echo "$*" | tee -a "$summary"; }
@@ -97,6 +103,16 @@ grep -v '^\s*$' "$work/atari-dqn.log" | tail -20 | tee -a "$summary"
 
 train ppo-atari-gpu 90 experiment=ppo_atari accelerator=gpu total_env_steps=20480 \
   eval.every_env_steps=20480 eval.episodes=1 eval.num_envs=1 algo.log_every_env_steps=2048
+
+# Issue 15's last figure: PPO on Pong, EnvPool against the gymnasium backend, on the GPU. Only
+# where envpool imports: its wheels exceed what one device call carries (see the header).
+if python3 -c "import envpool" 2>/dev/null; then
+  step ppo-atari-envpool-gpu 300 python3 -m benchmarks.bench_ppo_atari --device cuda \
+    --libs litrl_gymnasium litrl_envpool --env-steps 8192 --rounds 1 --out "$out/ppo_atari_gpu.json"
+  grep -E '^\||x$' "$work/ppo-atari-envpool-gpu.log" | tee -a "$summary"
+else
+  say "== ppo-atari-envpool-gpu: skipped (envpool does not import)"
+fi
 
 for acc in gpu cpu; do  # the README's command
   train "dqn-cartpole-$acc" 90 accelerator=$acc total_env_steps="${STEPS:-10000}"
