@@ -146,10 +146,6 @@ class A2C(OnPolicyModule):
 
     # ---- acting -------------------------------------------------------------------------
 
-    def normalized(self, obs: Tensor) -> Tensor:
-        """Observations as the networks see them (with the running statistics, if any)."""
-        return obs if self.obs_stats is None else self.obs_stats.normalize(obs.float())
-
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
@@ -164,8 +160,7 @@ class A2C(OnPolicyModule):
         updates = self.learn(rollout)
         cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
-        if self.obs_stats is not None:  # after the update: every epoch saw the acting statistics
-            self.obs_stats.update_from(batch.transitions.obs, batch.env_steps)
+        self.update_obs_stats(batch.transitions.obs, batch.env_steps)
         self.accumulate(
             "train/explained_variance", explained_variance(rollout.value, rollout.returns)
         )

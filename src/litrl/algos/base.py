@@ -45,6 +45,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor
 from torch.optim import Optimizer
 
+from litrl.algos.normalize import ObsNormalizer
 from litrl.data.collector import Episodes
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, TrainingDiverged
@@ -391,6 +392,19 @@ class OnPolicyModule(RLModule):
     def __init__(self, log_every_env_steps: int) -> None:
         super().__init__(log_every_env_steps)
         self.policy_version = 0
+        # Running observation statistics (``algo.normalize_obs``): an algorithm that offers
+        # them sets an ObsNormalizer here; a module, so checkpoints carry it.
+        self.obs_stats: ObsNormalizer | None = None
+
+    def normalized(self, obs: Tensor) -> Tensor:
+        """Observations as the networks see them (with the running statistics, if any)."""
+        return obs if self.obs_stats is None else self.obs_stats.normalize(obs.float())
+
+    def update_obs_stats(self, rollout_obs: Tensor, env_steps: int) -> None:
+        """Adds a rollout to the observation statistics, if kept. Call it after the update, so
+        that every step of the update saw the statistics the rollout was acted with."""
+        if self.obs_stats is not None:
+            self.obs_stats.update_from(rollout_obs, env_steps)
 
     def check_on_policy(self, rollout_version: int) -> None:
         """Raises if the rollout was not collected by the current parameters."""

@@ -138,10 +138,6 @@ class Reinforce(OnPolicyModule):
 
     # ---- acting -------------------------------------------------------------------------
 
-    def normalized(self, obs: Tensor) -> Tensor:
-        """Observations as the networks see them (with the running statistics, if any)."""
-        return obs if self.obs_stats is None else self.obs_stats.normalize(obs.float())
-
     @torch.no_grad()
     def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
         """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
@@ -187,8 +183,7 @@ class Reinforce(OnPolicyModule):
             self._fit_value(obs, weights, mask)
         cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
-        if self.obs_stats is not None:  # after the update, which saw the acting statistics
-            self.obs_stats.update_from(rollout.obs, batch.env_steps)
+        self.update_obs_stats(rollout.obs, batch.env_steps)
         self.accumulate("train/loss", loss)
         self.accumulate("train/entropy", entropy[mask].mean())
         self.accumulate("train/grad_norm", grad_norm)
