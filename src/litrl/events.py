@@ -20,8 +20,13 @@ def read_scalars(run_dir: Path | str) -> dict[str, list[Scalar]]:
     """Every scalar tag in the run dir's event files, each in step order."""
     accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     accumulator.Reload()
+    # The accumulator reads the files in name order, which is not time order for a resumed
+    # run's files written in the same second (".../<pid>.10" sorts before ".../<pid>.9").
     return {
-        tag: [Scalar(e.wall_time, e.step, e.value) for e in accumulator.Scalars(tag)]
+        tag: sorted(
+            (Scalar(e.wall_time, e.step, e.value) for e in accumulator.Scalars(tag)),
+            key=lambda scalar: scalar.step,
+        )
         for tag in accumulator.Tags()["scalars"]
     }
 
