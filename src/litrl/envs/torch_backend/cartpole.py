@@ -30,7 +30,7 @@ X_THRESHOLD = 2.4
 
 
 class _Constants(NamedTuple):
-    """CartPole's float constants as tensors; their values are ``_CONSTANTS``, in field order."""
+    """CartPole's float constants as tensors, built from ``_CONSTANTS`` by name."""
 
     gravity: Tensor
     masspole: Tensor
@@ -41,7 +41,15 @@ class _Constants(NamedTuple):
     tau: Tensor
 
 
-_CONSTANTS = (GRAVITY, MASSPOLE, TOTAL_MASS, LENGTH, POLEMASS_LENGTH, 4.0 / 3.0, TAU)
+_CONSTANTS = {
+    "gravity": GRAVITY,
+    "masspole": MASSPOLE,
+    "total_mass": TOTAL_MASS,
+    "length": LENGTH,
+    "polemass_length": POLEMASS_LENGTH,
+    "four_thirds": 4.0 / 3.0,
+    "tau": TAU,
+}
 
 
 class CartPole(TorchVecEnv):
@@ -60,7 +68,10 @@ class CartPole(TorchVecEnv):
         # converts it to that dtype first (a copy per op, about half of a small batch's op on
         # CPU); the operands, and so the rounding, are the same.
         self._c = _Constants(
-            *(torch.tensor(value, dtype=self.dtype, device=self.device) for value in _CONSTANTS)
+            **{
+                name: torch.tensor(value, dtype=self.dtype, device=self.device)
+                for name, value in _CONSTANTS.items()
+            }
         )
 
     def transition(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
