@@ -12,32 +12,34 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from litrl.errors import ConfigError, check_run_dir
+from litrl.errors import ConfigError
 from litrl.failures import count_jobs, find_failures
 
 
 class CheckOutputDir(Callback):
-    """Stops with one paragraph, not a traceback, when the run may not write its dir.
+    """Claims the run's dir, or stops with one paragraph, not a traceback, when it may not
+    write there.
 
     Hydra writes ``.hydra/`` and appends to its log in the run dir before the task starts, so
     ``run(cfg)`` would come too late to leave another run's files (or a running run's saved
-    overrides) untouched: the run dir's checks (writable, not in use, not another run's, a
-    resume that is allowed) run here first, and again in ``run(cfg)`` for Python callers.
+    overrides) untouched: the run dir is claimed and locked, and its checks (writable, not in
+    use, not another run's, a resume that is allowed) run here first
+    (``litrl.run_dir.take_hydra_run_dir``), and again in ``run(cfg)`` for Python callers.
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         # hydra.run.dir interpolates ${hydra:...}, which needs the Hydra config that Hydra sets
         # only after this hook (in run_job).
         HydraConfig.instance().set_config(config)
-        from litrl.run_dir import check_before_writing  # imports torch: only in a job's process
+        from litrl.run_dir import take_hydra_run_dir  # imports torch: only in a job's process
 
-        _exit_on_config_error(
-            lambda: check_before_writing(config, "hydra.run.dir", Path(config.hydra.run.dir))
-        )
+        _exit_on_config_error(lambda: take_hydra_run_dir(config))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)
-        _exit_on_config_error(lambda: check_run_dir("hydra.sweep.dir", config.hydra.sweep.dir))
+        from litrl.run_dir import take_hydra_sweep_dir
+
+        _exit_on_config_error(lambda: take_hydra_sweep_dir(config))
 
 
 class SummariseFailedJobs(Callback):

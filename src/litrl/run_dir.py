@@ -7,20 +7,110 @@ files byte-for-byte as they were.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import socket
 from pathlib import Path
 from types import TracebackType
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict, read_write
 
-from litrl.config import resume_run_dir
+from litrl.config import (
+    RESUME_RECORDS,
+    hydra_quoted,
+    overrides_given,
+    resume_command,
+    resume_run_dir,
+)
 from litrl.errors import ConfigError, check_run_dir
 from litrl.resume import ResumePoint, vet_resume
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "run.lock"
+# Run dirs whose lock this process holds: taken before Hydra writes (``take_hydra_run_dir``),
+# then entered again by ``run(cfg)``, which must not take its own process's lock for a stale one.
+_HELD: set[Path] = set()
+
+
+def take_hydra_run_dir(config: DictConfig) -> None:
+    """Under ``@hydra.main``, before Hydra writes ``.hydra/`` and its log: the run's dir.
+
+    Hydra's default dir (``outputs/<algo>-<env>/<time>``) is claimed with an atomic ``mkdir``,
+    with a suffix (``<time>_1``) when another run started in the same second holds it; then the
+    dir's lock is taken for this process and every check of ``check_before_writing`` runs. A
+    refused run releases the lock and removes the dirs it created, so it leaves no trace. A
+    resume writes Hydra's record of itself to ``.hydra/resumes/<n>/``: the ``.hydra/`` of the
+    run's start is never overwritten.
+
+    Raises:
+        ConfigError: the dir cannot be written, is in use or holds another run, or the resume
+            is refused.
+    """
+    run_dir = Path(config.hydra.run.dir)
+    check_run_dir("hydra.run.dir", run_dir)
+    missing = [path for path in (run_dir, *run_dir.parents) if not path.exists()]
+    if "hydra.run.dir" not in overrides_given(config.hydra.overrides.hydra) and not (
+        config.resume.path
+    ):
+        run_dir = claim_new_dir(run_dir)
+        missing = [run_dir, *missing[1:]]
+        with read_write(config.hydra):
+            config.hydra.run.dir = str(run_dir)
+    lock = RunDirLock(run_dir)
+    try:
+        lock.__enter__()
+        check_before_writing(config, "hydra.run.dir", run_dir)
+    except ConfigError:
+        lock.release()
+        for path in missing:  # deepest first; a dir another process filled meanwhile stays
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        raise
+    atexit.register(lock.release)
+    if config.resume.path and (run_dir / ".hydra" / "overrides.yaml").is_file():
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.output_subdir = str(_next_resume_record(run_dir))
+
+
+def take_hydra_sweep_dir(config: DictConfig) -> None:
+    """Under ``@hydra.main -m``, before the launcher starts: Hydra's default sweep dir
+    (``outputs/multirun/<date>/<time>``) claimed as ``take_hydra_run_dir`` claims a run's.
+
+    The jobs compose their config again from the sweep's overrides, so the claimed dir joins
+    those overrides as ``hydra.sweep.dir``; a dir the user named is left as it is.
+    """
+    check_run_dir("hydra.sweep.dir", config.hydra.sweep.dir)
+    if "hydra.sweep.dir" in overrides_given(config.hydra.overrides.hydra):
+        return
+    sweep_dir = claim_new_dir(Path(config.hydra.sweep.dir))
+    with read_write(config.hydra):
+        config.hydra.sweep.dir = str(sweep_dir)
+        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}")
+
+
+def claim_new_dir(path: Path) -> Path:
+    """``path``, or the first of ``path_1``, ``path_2``, ... that does not exist, created.
+
+    ``mkdir`` either creates a dir or fails because it exists, atomically: of two runs that
+    start in the same second, each gets a dir of its own.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in range(10_000):
+        candidate = path if suffix == 0 else path.with_name(f"{path.name}_{suffix}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise ConfigError(f"{path}: 10,000 run dirs of this name exist; clean up {path.parent}.")
+
+
+def _next_resume_record(run_dir: Path) -> Path:
+    """``.hydra/resumes/<n>``, one past the resumes recorded so far (relative to the run dir)."""
+    records = run_dir / RESUME_RECORDS
+    taken = [int(p.name) for p in records.iterdir() if p.name.isdigit()] if records.is_dir() else []
+    return RESUME_RECORDS / str(max(taken, default=0) + 1)
 
 
 def check_before_writing(cfg: DictConfig, field: str, run_dir: Path) -> ResumePoint | None:
@@ -72,7 +162,7 @@ def check_holds_no_other_run(field: str, run_dir: Path, *, reuse: bool) -> None:
     raise ConfigError(
         f"{field}={run_dir} already holds another run ({names}{more}); a new run there would "
         "overwrite its checkpoints and mix two runs in one TensorBoard stream, so nothing was "
-        f"written. To continue that run, use resume={run_dir}; to start a new one, leave "
+        f"written. To continue that run, use {resume_command(run_dir)}; to start a new one, leave "
         f"{field} out (a fresh timestamped dir) or point it at a new directory; to write into "
         "this one anyway, set reuse_run_dir=true."
     )
@@ -101,8 +191,11 @@ class RunDirLock:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / LOCK_NAME
+        self._owner = False
 
     def __enter__(self) -> RunDirLock:
+        if self.path.absolute() in _HELD:
+            return self  # this process took it before Hydra wrote: the outer holder releases it
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             check_not_running(self.path.parent)
@@ -123,6 +216,8 @@ class RunDirLock:
             ) from None
         with os.fdopen(fd, "w") as file:
             file.write(f"{socket.gethostname()} {os.getpid()}\n")
+        self._owner = True
+        _HELD.add(self.path.absolute())
         return self
 
     def __exit__(
@@ -131,7 +226,14 @@ class RunDirLock:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.path.unlink(missing_ok=True)
+        self.release()
+
+    def release(self) -> None:
+        """Removes the lock if this object took it (again: a no-op)."""
+        if self._owner:
+            self.path.unlink(missing_ok=True)
+            _HELD.discard(self.path.absolute())
+            self._owner = False
 
 
 def _live_holder(lock: Path) -> str | None:

@@ -30,6 +30,7 @@ from litrl.callbacks import (
     log_hparams_to_tensorboard,
 )
 from litrl.checkpoint_io import AtomicCheckpointIO
+from litrl.config import resume_command
 from litrl.data.collector import CollectInterrupted, EvaluationInterrupted
 from litrl.envs import EnvFactory
 from litrl.errors import ConfigError, RunAborted, RunInterrupted, TrainingDiverged, check_choice
@@ -143,7 +144,7 @@ def run(cfg: DictConfig) -> float:
         raise RunInterrupted(
             stop.signum,
             f"interrupted by {signal.Signals(stop.signum).name} at env step {module.env_steps}; "
-            f"checkpoint {stop.checkpoint_path}. Continue with: python train.py resume={run_dir}",
+            f"checkpoint {stop.checkpoint_path}. Continue with: {resume_command(run_dir)}",
         )
     if resume and datamodule.resumed_exactly is False:
         log.warning(
@@ -209,7 +210,7 @@ def _aborted(checkpoint: Path, run_dir: Path) -> str:
         return "aborted by a second Ctrl-C before any checkpoint was written."
     return (
         f"aborted by a second Ctrl-C; the last complete checkpoint is {checkpoint}. "
-        f"Continue with: python train.py resume={run_dir}"
+        f"Continue with: {resume_command(run_dir)}"
     )
 
 

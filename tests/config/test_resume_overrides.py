@@ -30,14 +30,14 @@ def test_the_saved_overrides_come_first_and_a_given_one_replaces_its_key(tmp_pat
         "debug=smoke",
         "total_env_steps=30000",
         "+env.kwargs.max_episode_steps=50",
-        f"resume.path={run_dir}",
+        f"resume.path='{run_dir}'",
         "seed=3",
     ]
     given_budget = expand_shorthands([f"resume={run_dir}", "total_env_steps=60000"])
     assert given_budget == [
         "debug=smoke",
         "+env.kwargs.max_episode_steps=50",
-        f"resume.path={run_dir}",
+        f"resume.path='{run_dir}'",
         "total_env_steps=60000",
     ]
 
@@ -45,13 +45,13 @@ def test_the_saved_overrides_come_first_and_a_given_one_replaces_its_key(tmp_pat
 def test_a_checkpoint_path_finds_its_run_dir(tmp_path: Path) -> None:
     run_dir = _saved_run(tmp_path / "run", "seed=7")
     ckpt = run_dir / "checkpoints" / "best.ckpt"
-    assert expand_shorthands([f"resume={ckpt}"]) == ["seed=7", f"resume.path={ckpt}"]
+    assert expand_shorthands([f"resume={ckpt}"]) == ["seed=7", f"resume.path='{ckpt}'"]
 
 
 def test_a_run_dir_without_saved_overrides_adds_nothing(tmp_path: Path) -> None:
     # e.g. a run started from Python with compose_config: no .hydra/
     assert expand_shorthands([f"resume={tmp_path}", "seed=1"]) == [
-        f"resume.path={tmp_path}",
+        f"resume.path='{tmp_path}'",
         "seed=1",
     ]
     assert expand_shorthands(["seed=1"]) == ["seed=1"]

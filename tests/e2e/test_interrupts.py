@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -52,10 +53,10 @@ def test_sigint_writes_a_checkpoint_and_the_printed_command_resumes_the_run(tmp_
 
     # Exactly as printed, without the run's overrides (debug=smoke, total_env_steps=30000):
     # resume= composes the run's own config.
-    printed = re.search(r"Continue with: python (train\.py resume=\S+)$", stderr, re.MULTILINE)
+    printed = re.search(r"Continue with: python (train\.py .+)$", stderr, re.MULTILINE)
     assert printed, stderr[-2000:]
     resumed = subprocess.run(
-        [sys.executable, *printed.group(1).split()],
+        [sys.executable, *shlex.split(printed.group(1))],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
