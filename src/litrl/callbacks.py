@@ -122,12 +122,61 @@ class RLProgressBar(TQDMProgressBar):
         return metrics
 
 
-class BestCheckpoint(ModelCheckpoint):
-    """Keeps one best checkpoint; a tie goes to the later one.
+class RunRelativeCheckpoint(ModelCheckpoint):
+    """A ModelCheckpoint whose saved state names its files relative to its own dir.
+
+    Lightning saves absolute paths, and when a resumed run's dir is not the saved one (the run
+    dir was copied or moved) it drops the best score: the next evaluation then wrote
+    ``best-v1.ckpt`` beside the old ``best.ckpt``, which kept the old best. Saved relative, and
+    older checkpoints' absolute paths rebased onto this dir, a run resumes wherever it lies; a
+    copy never touches the files of the run it was copied from.
+    """
+
+    PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.update({key: self._relative(state[key]) for key in self.PATH_KEYS})
+        state["best_k_models"] = {
+            self._relative(path): score for path, score in state["best_k_models"].items()
+        }
+        state["dirpath"] = "."
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved_dir = str(state_dict.get("dirpath") or ".")
+        state = dict(state_dict)
+        state.update({key: self._here(state.get(key, ""), saved_dir) for key in self.PATH_KEYS})
+        state["best_k_models"] = {
+            self._here(path, saved_dir): score
+            for path, score in state.get("best_k_models", {}).items()
+        }
+        state["dirpath"] = self.dirpath
+        super().load_state_dict(state)
+
+    def _relative(self, path: str) -> str:
+        if not path or self.dirpath is None or Path(path).parent != Path(self.dirpath):
+            return path
+        return Path(path).name
+
+    def _here(self, path: str, saved_dir: str) -> str:
+        """A saved path as a path in this dir: relative ones, and absolute ones in the saved dir."""
+        if not path or self.dirpath is None:
+            return path
+        if not Path(path).is_absolute() or Path(path).parent == Path(saved_dir):
+            return str(Path(self.dirpath) / Path(path).name)
+        return path
+
+
+class BestCheckpoint(RunRelativeCheckpoint):
+    """Keeps one best checkpoint, always ``best.ckpt``; a tie goes to the later one.
 
     Eval returns saturate (CartPole's 500), and the first policy to score the maximum is often
     a lucky one; the later one has trained longer on the same score.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(enable_version_counter=False, **kwargs)
 
     def check_monitor_top_k(self, trainer: L.Trainer, current: Tensor | None = None) -> bool:
         if current is None or self.save_top_k != 1 or not self.best_k_models:

@@ -49,6 +49,7 @@ def load_checkpoint(path: Path | str, field: str = "ckpt") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{field}={path}: no such checkpoint file.")
+    _check_intact(path, field)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -77,6 +78,28 @@ def load_checkpoint(path: Path | str, field: str = "ckpt") -> dict[str, Any]:
             "use checkpoints/last.ckpt or best.ckpt from a litrl run dir."
         )
     return checkpoint
+
+
+def _check_intact(path: Path, field: str) -> None:
+    """Raise a ConfigError when a zip checkpoint (torch's format) fails its CRC checks.
+
+    ``torch.load`` reads the tensors' bytes without checking them: a checkpoint whose payload
+    was damaged (a bad disk, an interrupted copy that kept the zip directory) loaded silently
+    and evaluated to another return. Reading every entry once checks each one's CRC.
+    """
+    if not zipfile.is_zipfile(path):
+        return  # not torch's zip format: torch.load decides
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        damaged = f"its zip structure ({_first_line(error)})"
+    if damaged is not None:
+        raise ConfigError(
+            f"{field}={path} is corrupt: {damaged} fails its CRC check, so its bytes are not the "
+            "ones that were saved. Use another checkpoint of the run (checkpoints/last.ckpt or "
+            "best.ckpt) or a backup of this one."
+        )
 
 
 def find_resume_point(target: str) -> ResumePoint:

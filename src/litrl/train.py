@@ -15,7 +15,7 @@ import lightning as L
 import torch
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.accelerators import AcceleratorRegistry
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,6 +26,7 @@ from litrl.callbacks import (
     EvalVideo,
     GracefulStop,
     RLProgressBar,
+    RunRelativeCheckpoint,
     StopRequested,
     log_hparams_to_tensorboard,
 )
@@ -267,7 +268,7 @@ def _callbacks(cfg: DictConfig, run_dir: Path, reward_threshold: float | None) -
         ),
         # Not save_last=True: Lightning 2.6 then writes last.ckpt only when the best one
         # improved, and a resume must start from the latest state.
-        ModelCheckpoint(
+        RunRelativeCheckpoint(
             dirpath=run_dir / "checkpoints",
             filename="last",
             monitor=None,
