@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import NamedTuple
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+EVENTS_GLOB = "events.out.tfevents.*"
 
 
 class Scalar(NamedTuple):
@@ -36,3 +40,56 @@ def has_hparams(run_dir: Path | str) -> bool:
     accumulator = EventAccumulator(str(run_dir))
     accumulator.Reload()
     return "_hparams_/experiment" in accumulator.PluginTagToContent("hparams")
+
+
+def training_spans(run_dir: Path | str) -> list[tuple[float, float]]:
+    """(first, last) wall time of each events file's scalars, in time order.
+
+    Each process that trained the run (the first, then every resume) writes an events file
+    of its own, so the spans are the times it trained and the gaps between them its downtime.
+    """
+    spans = []
+    for events_file in Path(run_dir).glob(EVENTS_GLOB):
+        accumulator = EventAccumulator(str(events_file), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        times = [
+            e.wall_time for tag in accumulator.Tags()["scalars"] for e in accumulator.Scalars(tag)
+        ]
+        if times:
+            spans.append((min(times), max(times)))
+    return sorted(spans)
+
+
+def training_seconds(spans: list[tuple[float, float]], wall_time: float) -> float:
+    """Seconds spent training from the first span's start up to ``wall_time``, downtime left out."""
+    seconds = 0.0
+    for start, end in spans:
+        if wall_time < start:
+            break
+        seconds += min(wall_time, end) - start
+    return seconds
+
+
+def damaged_record(events_file: Path) -> int | None:
+    """The byte offset of the first record of an events file that fails its CRC check, or None.
+
+    TensorBoard's reader stops silently at such a record, as it does at a record still being
+    written: the metrics after it are lost without a word. An incomplete last record (a process
+    killed mid-write) is no damage.
+    """
+    data = events_file.read_bytes()
+    offset = 0
+    while offset + 12 <= len(data):
+        header = data[offset : offset + 8]
+        (length,) = struct.unpack("<Q", header)
+        (header_crc,) = struct.unpack("<I", data[offset + 8 : offset + 12])
+        if masked_crc32c(header) != header_crc:
+            return offset
+        end = offset + 12 + length + 4
+        if end > len(data):
+            return None  # the last record, cut short
+        (payload_crc,) = struct.unpack("<I", data[end - 4 : end])
+        if masked_crc32c(data[offset + 12 : end - 4]) != payload_crc:
+            return offset
+        offset = end
+    return None

@@ -2,9 +2,11 @@
 
     python -m litrl.report outputs/multirun/<date>/<time>     (or: litrl-report <dir>)
 
-Reads every job's TensorBoard events, groups jobs by their overrides minus the seed, and writes
-``report.md``, ``report.csv`` and ``curves.png`` into the folder. Jobs that failed (their
-``failure.yaml``) or logged no evaluation are listed, with why.
+Reads every job's TensorBoard events, groups jobs by the overrides they were started with minus
+the seed, and writes ``report.md``, ``report.csv`` and ``curves.png`` into the folder. Jobs that
+failed (their ``failure.yaml``), logged no evaluation or whose events file is damaged are listed,
+with why, in ``report.md`` and on the command line. Seconds count training time only: a resumed
+run's downtime is left out.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 import yaml
 
 from litrl.errors import ConfigError
-from litrl.events import Scalar, read_scalars
+from litrl.events import EVENTS_GLOB, Scalar, damaged_record, read_scalars, training_seconds
+from litrl.events import training_spans as read_training_spans
 from litrl.failures import find_failures
 
 EVAL_TAG = "eval/return_mean"
@@ -36,12 +39,23 @@ class Job:
     env_name: str
     threshold: float | None
     evals: list[Scalar]
-    started: float  # unix seconds of its first event
+    training_spans: list[
+        tuple[float, float]
+    ]  # (start, end) unix seconds of each process's training
 
     @property
     def group(self) -> str:
-        kept = [o for o in self.overrides if not o.lstrip("+~").startswith("seed=")]
+        """The job's overrides minus its seed (and a resume's keys, which old runs recorded)."""
+        keys = [o.lstrip("+~").partition("=")[0] for o in self.overrides]
+        kept = [
+            o for o, key in zip(self.overrides, keys, strict=True)
+            if key != "seed" and key.partition(".")[0] != "resume"
+        ]  # fmt: skip
         return ", ".join(sorted(kept)) or "(defaults)"
+
+    def seconds_until(self, scalar: Scalar) -> float:
+        """Training seconds from the job's first event to ``scalar``, downtime left out."""
+        return training_seconds(self.training_spans, scalar.wall_time)
 
     def first_reaching(self, threshold: float) -> Scalar | None:
         return next((e for e in self.evals if e.value >= threshold), None)
@@ -97,7 +111,11 @@ def find_jobs(root: Path) -> tuple[list[Job], list[str]]:
         job_dir = config_file.parent.parent
         if job_dir.relative_to(root).as_posix() in failed:
             continue
-        scalars = read_scalars(job_dir) if any(job_dir.glob("events.out.tfevents*")) else {}
+        damage = _damage(job_dir)
+        if damage:
+            skipped.append(f"{job_dir.relative_to(root)}: {damage}")
+            continue
+        scalars = read_scalars(job_dir) if any(job_dir.glob(EVENTS_GLOB)) else {}
         if not scalars.get(EVAL_TAG):
             skipped.append(
                 f"{job_dir.relative_to(root)}: no evaluation logged (crashed or stopped early)"
@@ -107,7 +125,6 @@ def find_jobs(root: Path) -> tuple[list[Job], list[str]]:
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
         overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
         env = config.get("env", {})
-        started = min(s.wall_time for series in scalars.values() for s in series)
         jobs.append(
             Job(
                 path=job_dir,
@@ -115,7 +132,7 @@ def find_jobs(root: Path) -> tuple[list[Job], list[str]]:
                 env_name=env.get("id") or env.get("entry_point") or "?",
                 threshold=_threshold(env),
                 evals=scalars[EVAL_TAG],
-                started=started,
+                training_spans=read_training_spans(job_dir),
             )
         )
     if not jobs:
@@ -158,14 +175,15 @@ def group_stats(jobs: list[Job]) -> list[GroupStats]:
                 iqm_high=high,
                 reached=len(reached),
                 steps_to_threshold=_median([hit.step for _, hit in reached]),
-                seconds_to_threshold=_median([hit.wall_time - job.started for job, hit in reached]),
+                seconds_to_threshold=_median([job.seconds_until(hit) for job, hit in reached]),
             )
         )
     return rows
 
 
-def write_report(root: Path) -> tuple[Path, Path, Path]:
-    """Writes report.md, report.csv and curves.png into ``root``; returns their paths."""
+def write_report(root: Path) -> tuple[tuple[Path, Path, Path], list[str]]:
+    """Writes report.md, report.csv and curves.png into ``root``; returns their paths and the
+    runs skipped, each with why."""
     jobs, skipped = find_jobs(root)
     rows = group_stats(jobs)
     threshold = jobs[0].threshold
@@ -173,7 +191,7 @@ def write_report(root: Path) -> tuple[Path, Path, Path]:
     _write_csv(table, rows)
     md.write_text(_markdown(jobs[0].env_name, threshold, rows, skipped))
     _plot(png, jobs, jobs[0].env_name, threshold)
-    return md, table, png
+    return (md, table, png), skipped
 
 
 def _write_csv(path: Path, rows: list[GroupStats]) -> None:
@@ -244,6 +262,18 @@ def _value_at(job: Job, step: int) -> float:
     return next(e.value for e in job.evals if e.step == step)
 
 
+def _damage(job_dir: Path) -> str | None:
+    """Why a job's events cannot be trusted, on one line; None when they are whole."""
+    for events_file in sorted(job_dir.glob(EVENTS_GLOB)):
+        offset = damaged_record(events_file)
+        if offset is not None:
+            return (
+                f"events file {events_file.name} is damaged (its record at byte {offset:,} fails "
+                "its CRC check; TensorBoard would show the metrics before it only): left out"
+            )
+    return None
+
+
 def _threshold(env: dict) -> float | None:
     if env.get("reward_threshold") is not None:
         return float(env["reward_threshold"])
@@ -275,10 +305,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        for path in write_report(args.sweep_dir):
+        paths, skipped = write_report(args.sweep_dir)
+        for path in paths:
             print(f"wrote {path}")
-        for failure in find_failures(args.sweep_dir):
-            print(f"failed {failure.line()}")
+        for reason in skipped:
+            print(f"skipped {reason}")
     except ConfigError as error:
         print(f"litrl: {error}", file=sys.stderr)
         sys.exit(2)

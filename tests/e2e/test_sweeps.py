@@ -41,7 +41,7 @@ def test_joblib_sweep_runs_jobs_in_parallel_with_readable_names(tmp_path: Path) 
     assert jobs == ["0_seed=0", "1_seed=1"]
     for job in jobs:
         assert [e.step for e in read_scalars(tmp_path / job)["eval/return_mean"]] == [2024, 3048]
-    md, _, png = write_report(tmp_path)
+    (md, _, png), _ = write_report(tmp_path)
     assert "| debug=smoke | 2 |" in md.read_text() and png.exists()  # grouped minus the seed
 
 
@@ -69,7 +69,7 @@ def test_a_failed_job_is_listed_at_the_end_and_the_other_jobs_run(
         timeout=120,
     )
     assert report.returncode == 0, report.stderr[-2000:]
-    assert "failed 0_env=pendulum: configuration error: DQN needs a Discrete" in report.stdout
+    assert "skipped 0_env=pendulum: failed: configuration error: DQN needs a Discrete" in report.stdout
     text = (tmp_path / "report.md").read_text()  # the cartpole job's row, the failed job listed
     assert "| debug=smoke, env=cartpole | 1 |" in text
     assert "- 0_env=pendulum: failed: configuration error: DQN needs a Discrete" in text

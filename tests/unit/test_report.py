@@ -74,7 +74,7 @@ def test_groups_final_returns_and_time_to_threshold(sweep: Path) -> None:
 
 
 def test_writes_markdown_csv_and_png(sweep: Path) -> None:
-    md, table, png = write_report(sweep)
+    (md, table, png), _ = write_report(sweep)
     text = md.read_text()
     assert "| algo.lr=0.001 | 3 | 430.0 ± 92.0 |" in text
     assert "Skipped runs:" in text and "5: no evaluation logged" in text
@@ -112,3 +112,46 @@ def test_failed_jobs_are_listed_with_why_in_job_order(sweep: Path) -> None:
         "5: failed: configuration error: DQN needs a Discrete action space, not Box",
         "10: failed: environment error: BrokenEnv: step() raised",
     ]
+
+
+def test_a_resumed_seed_groups_with_its_siblings_and_its_downtime_is_left_out(sweep: Path) -> None:
+    # Seed 3 trained 10 s to its first evaluation, stopped, and was resumed an hour later (a
+    # second events file, as a resumed process writes); it reached 480 10 s after the resume.
+    # Its overrides carry the resume's keys, as runs resumed before litrl kept them apart did.
+    job = fake_job(
+        sweep, "6", ["algo.lr=0.001", "seed=3", "resume.path=/x", "resume.allow_config_change=true"],
+        [100],
+    )  # fmt: skip
+    resumed = SummaryWriter(str(job), filename_suffix=".resumed")
+    resumed.add_scalar("train/loss", 1.0, 1000, walltime=START + 3600)
+    resumed.add_scalar("eval/return_mean", 480, 2000, walltime=START + 3610)
+    resumed.close()
+    rows = {row.group: row for row in group_stats(find_jobs(sweep)[0])}
+    assert set(rows) == {"algo.lr=0.001", "algo.lr=0.01"}
+    slow = rows["algo.lr=0.001"]
+    assert slow.seeds == 4 and slow.reached == 3
+    # 10 s before the stop and 10 s after the resume: 20 s, as seed 0 took (seed 1: 30 s).
+    assert slow.seconds_to_threshold == pytest.approx(np.median([20, 30, 20]))
+
+
+def _damage_the_last_record(job: Path) -> None:
+    (events_file,) = job.glob("events.out.tfevents.*")
+    data = bytearray(events_file.read_bytes())
+    data[-6] ^= 0xFF  # inside the last eval event's payload
+    events_file.write_bytes(bytes(data))
+
+
+def test_a_job_with_a_damaged_events_file_is_skipped_with_why(sweep: Path, capsys) -> None:
+    _damage_the_last_record(sweep / "4")
+    jobs, skipped = find_jobs(sweep)
+    assert sorted(job.path.name for job in jobs) == ["0", "1", "2", "3"]
+    (damaged,) = [reason for reason in skipped if reason.startswith("4:")]
+    assert "events file events.out.tfevents." in damaged and "fails its CRC check" in damaged
+
+    from litrl.report import main
+
+    main([str(sweep)])
+    printed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("skipped 4: events file") for line in printed)
+    # a crashed run is listed on the command line too, as report.md lists it
+    assert "skipped 5: no evaluation logged (crashed or stopped early)" in printed
