@@ -185,3 +185,18 @@ class HugeObsEnv(CountingEnv):
     def step(self, action):
         _, reward, terminated, truncated, info = super().step(action)
         return np.zeros((2048, 2048), dtype=np.float32), reward, terminated, truncated, info
+
+
+class EndlessEnv(gym.Env):
+    """Never terminates and sets no time limit: the policy only changes the reward."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Box(-1, 1, shape=(2,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, dtype=np.float32), float(action), False, False, {}

@@ -8,13 +8,14 @@ constructor's own signature and type hints, so every class checks the same way.
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Collection
 from typing import Any
 
 from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from litrl.errors import ConfigError, unknown_key
 
@@ -29,6 +30,20 @@ TOP_LEVEL_TYPES: dict[str, type] = {
     "eval.episodes": int,
     "eval.num_envs": int,
     "video.every_n_evals": int,
+    "eval.max_episode_steps": int,
+}
+# Their allowed ranges, inclusive. Seeds: numpy and Lightning seed from [0, 2**32 - 1] (Lightning
+# replaces a seed outside it with 0, silently).
+MAX_SEED = 2**32 - 1
+TOP_LEVEL_RANGES: dict[str, tuple[float, float]] = {
+    "seed": (0, MAX_SEED),
+    "torch_threads": (0, math.inf),  # 0: torch's own default
+    "progress_bar_refresh_steps": (0, math.inf),
+    "eval.every_env_steps": (1, math.inf),
+    "eval.episodes": (1, math.inf),
+    "eval.num_envs": (1, math.inf),
+    "eval.max_episode_steps": (1, math.inf),
+    "video.every_n_evals": (0, math.inf),  # 0: never
 }
 # The evaluation CLI's keys (conf/evaluate.yaml).
 EVALUATE_TYPES: dict[str, type] = {
@@ -37,17 +52,58 @@ EVALUATE_TYPES: dict[str, type] = {
     "seed": int,
     "video": bool,
     "video_episodes": int,
+    "max_episode_steps": int,
+}
+EVALUATE_RANGES: dict[str, tuple[float, float]] = {
+    "episodes": (1, math.inf),
+    "num_envs": (1, math.inf),
+    "seed": (0, MAX_SEED),
+    "video_episodes": (1, math.inf),
+    "max_episode_steps": (1, math.inf),
 }
 _TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
 
-def check_top_level(cfg: DictConfig, types: dict[str, type] = TOP_LEVEL_TYPES) -> None:
-    """Raise a ConfigError for a top-level value of the wrong type (``seed=abc``); ``types``
-    maps each dotted key to the type it takes."""
+def check_top_level(
+    cfg: DictConfig,
+    types: dict[str, type] = TOP_LEVEL_TYPES,
+    ranges: dict[str, tuple[float, float]] = TOP_LEVEL_RANGES,
+) -> None:
+    """Raise a ConfigError for a top-level value of the wrong type (``seed=abc``) or out of its
+    range (``seed=-1``, ``eval.num_envs=0``); ``types`` and ``ranges`` are keyed by dotted key."""
     for key, wanted in types.items():
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and not _is_a(value, (wanted,)):
             raise ConfigError(_wrong_type(key, value, (wanted,), example=None))
+    for key, (low, high) in ranges.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not low <= value <= high:
+            why = " (the seeds numpy and Lightning take)" if key == "seed" else ""
+            raise ConfigError(
+                f"{key}={value} is out of range: it must lie in [{low}, {high}]{why}. Set it on "
+                f"the command line, e.g. {key}={int(low) if key != 'torch_threads' else 1}."
+            )
+
+
+def check_layer_widths(name: str, value: Any) -> None:
+    """Raise a ConfigError unless ``value`` is a list of hidden-layer widths, each at least 1.
+
+    Every argument named ``*hidden_sizes`` is one, in every algorithm; ``[]`` is no hidden
+    layer (a linear head).
+    """
+    example = f"e.g. {name}=[64,64], or {name}=[] for no hidden layer"
+    is_list = isinstance(value, ListConfig | list | tuple)
+    if not is_list or not all(isinstance(w, int) and not isinstance(w, bool) for w in value):
+        raise ConfigError(
+            f"{name}={_as_typed(value)} is not a list of layer widths: {name} takes a list of "
+            f"integers, one per hidden layer. Set it as {example}."
+        )
+    narrow = [w for w in value if w < 1]
+    if narrow:
+        raise ConfigError(
+            f"{name}={list(value)} has a layer of width {narrow[0]}: each hidden layer needs at "
+            f"least 1 unit (a width of 0 cuts the network off from its input). Set it as {example}."
+        )
 
 
 def check_arguments(field: str, node: DictConfig, provided: Collection[str] = ()) -> None:
@@ -74,6 +130,9 @@ def check_arguments(field: str, node: DictConfig, provided: Collection[str] = ()
         if key not in parameters:
             raise unknown_key(field, key, accepted, target.__name__)
         value = node[key]
+        if key.endswith("hidden_sizes") and value is not None:
+            check_layer_widths(f"{field}.{key}", value)
+            continue
         wanted = _simple_types(hints.get(key))
         if wanted and value is not None and not _is_a(value, wanted):
             default = parameters[key].default

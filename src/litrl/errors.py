@@ -1,6 +1,7 @@
 """The exceptions users see, and the config checks that raise them."""
 
 import difflib
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,12 +50,17 @@ def check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
 def check_range(
     name: str, value: float, low: float, high: float, *, low_open: bool = False
 ) -> None:
-    """Raise a ConfigError naming ``name`` unless ``low <= value <= high`` (``low < value`` if open)."""
+    """Raise a ConfigError naming ``name`` unless ``low <= value <= high`` (``low < value`` if open).
+
+    The value must be finite: ``high=math.inf`` means unbounded above, not that inf itself is a
+    setting (``algo.init_alpha=inf`` makes every update NaN).
+    """
     above_low = value > low if low_open else value >= low
-    if not (above_low and value <= high):
+    if not (above_low and value <= high and math.isfinite(value)):
         bracket = "(" if low_open else "["
+        closing = ")" if math.isinf(high) else "]"
         raise ConfigError(
-            f"{name}={value} is out of range: it must lie in {bracket}{low}, {high}]. "
+            f"{name}={value} is out of range: it must lie in {bracket}{low}, {high}{closing}. "
             f"Set it on the command line, e.g. {name}=<value in range>."
         )
 

@@ -6,7 +6,6 @@ litrl-evaluate ckpt=... (the same, as a console script)
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,11 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from litrl.algos.base import RLModule
-from litrl.arguments import EVALUATE_TYPES, check_top_level
+from litrl.arguments import EVALUATE_RANGES, EVALUATE_TYPES, check_top_level
 from litrl.config import CONFIG_DIR
 from litrl.data.collector import Episodes, evaluate
 from litrl.envs import EnvError, EnvFactory
-from litrl.errors import ConfigError, check_range
+from litrl.errors import ConfigError
 from litrl.resume import CONFIG_KEY, load_checkpoint
 from litrl.train import build
 from litrl.video import cannot_render, record_videos
@@ -49,13 +48,12 @@ def load_agent(ckpt: Path | str, device: str = "cpu") -> tuple[RLModule, EnvFact
 
 def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
     """Runs the evaluate config: prints the returns and lengths, writes videos when asked."""
-    check_top_level(cfg, EVALUATE_TYPES)  # before the checkpoint is even read
-    for field in ("episodes", "num_envs", "video_episodes"):
-        check_range(field, cfg[field], 1, math.inf)
+    check_top_level(cfg, EVALUATE_TYPES, EVALUATE_RANGES)  # before the checkpoint is read
     _check_device(str(cfg.device))
     module, env = load_agent(cfg.ckpt, cfg.device)
     num_envs = max(1, min(cfg.num_envs, cfg.episodes))
-    envs = env.make_vector(num_envs, device=cfg.device)  # a torch-backend batch runs there
+    # A torch-backend batch runs on cfg.device.
+    envs = env.make_vector(num_envs, device=cfg.device, max_episode_steps=cfg.max_episode_steps)
     try:
         episodes = evaluate(module, envs, cfg.episodes, cfg.seed, torch.device(cfg.device))
     finally:
@@ -69,7 +67,10 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
     if cfg.video:
         folder = Path(cfg.ckpt).resolve().parent.parent / "videos" / Path(cfg.ckpt).stem
         try:
-            paths = record_videos(module, env, cfg.video_episodes, folder, cfg.seed, cfg.device)
+            paths = record_videos(
+                module, env, cfg.video_episodes, folder, cfg.seed, cfg.device,
+                max_episode_steps=cfg.max_episode_steps,
+            )  # fmt: skip
         except EnvError:
             raise
         except Exception as error:

@@ -67,6 +67,14 @@ def run(cfg: DictConfig) -> float:
     env: EnvFactory = build(cfg.env, field="env")
     algo_class: Any = get_class(cfg.algo._target_)
     spec = algo_class.check_env(env)
+    if not env.has_time_limit():
+        log.warning(
+            "%s has no time limit (env.max_episode_steps is null and the env sets none): if its "
+            "episodes can run forever, evaluation episodes end at eval.max_episode_steps=%d. "
+            "Set env.max_episode_steps to give its episodes a time limit.",
+            env.name,
+            cfg.eval.max_episode_steps,
+        )
     algo_kwargs = OmegaConf.masked_copy(cfg.algo, [key for key in cfg.algo if key != "data"])
     module = build(algo_kwargs, field="algo", **algo_class.env_kwargs(spec))
     stop = GracefulStop(run_dir / "checkpoints" / "last.ckpt")
@@ -79,6 +87,7 @@ def run(cfg: DictConfig) -> float:
         eval_every_env_steps=cfg.eval.every_env_steps,
         eval_episodes=cfg.eval.episodes,
         eval_num_envs=cfg.eval.num_envs,
+        eval_max_episode_steps=cfg.eval.max_episode_steps,
         should_stop=stop.requested,
     )
     module.check_data(datamodule.env_steps_per_collect)

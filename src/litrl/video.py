@@ -17,11 +17,18 @@ from litrl.envs import EnvFactory
 
 
 def record_videos(
-    actor: Actor, env: EnvFactory, episodes: int, folder: Path, seed: int, device: str = "cpu"
+    actor: Actor,
+    env: EnvFactory,
+    episodes: int,
+    folder: Path,
+    seed: int,
+    device: str = "cpu",
+    max_episode_steps: int | None = None,
 ) -> list[Path]:
-    """Greedy episodes rendered to MP4 files in ``folder`` (gymnasium's RecordVideo)."""
+    """Greedy episodes rendered to MP4 files in ``folder`` (gymnasium's RecordVideo), each
+    ended at ``max_episode_steps`` at the latest."""
     recorder = RecordVideo(
-        env.make(render_mode="rgb_array"),
+        env.make(render_mode="rgb_array", max_episode_steps=max_episode_steps),
         str(folder),
         episode_trigger=lambda _: True,
         name_prefix="greedy",

@@ -33,8 +33,8 @@ CASES = {
     ),
     "gamma above one": (["algo.gamma=1.5"], r"algo.gamma=1.5 .*\[0.0, 1.0\]"),
     "negative gamma": (["algo.gamma=-0.1"], r"algo.gamma=-0.1 "),
-    "zero lr": (["algo.lr=0"], r"algo.lr=0 .*\(0.0, inf\]"),
-    "n_step zero": (["algo.n_step=0"], r"algo.n_step=0 .*\[1, inf\]"),
+    "zero lr": (["algo.lr=0"], r"algo.lr=0 .*\(0.0, inf\)"),
+    "n_step zero": (["algo.n_step=0"], r"algo.n_step=0 .*\[1, inf\)"),
     "collect larger than buffer": (
         [
             "algo.data.buffer_capacity=2048",
@@ -80,12 +80,12 @@ CASES = {
         ["algo=ppo", "algo.batch_size=100"],
         r"algo.batch_size=100 must divide the rollout of algo.data.env_steps_per_collect=256",
     ),
-    "clip range zero": (["algo=ppo", "algo.clip_range=0"], r"algo.clip_range=0 .*\(0.0, inf\]"),
+    "clip range zero": (["algo=ppo", "algo.clip_range=0"], r"algo.clip_range=0 .*\(0.0, inf\)"),
     "gae_lambda above one": (
         ["algo=a2c", "algo.gae_lambda=1.5"],
         r"algo.gae_lambda=1.5 .*\[0.0, 1.0\]",
     ),
-    "no epochs": (["algo=ppo", "algo.n_epochs=0"], r"algo.n_epochs=0 .*\[1, inf\]"),
+    "no epochs": (["algo=ppo", "algo.n_epochs=0"], r"algo.n_epochs=0 .*\[1, inf\)"),
     "action space no algorithm acts in": (
         ["algo=ppo", "env=custom", f"env.entry_point={TOY}:MultiDiscreteActionEnv"],
         r"PPO needs a Discrete or a 1-D Box action space, but .*MultiDiscrete",
@@ -101,7 +101,7 @@ CASES = {
     ),
     "TD3 policy_delay zero": (
         ["algo=td3", "env=pendulum", "algo.policy_delay=0"],
-        r"algo.policy_delay=0 .*\[1, inf\]",
+        r"algo.policy_delay=0 .*\[1, inf\)",
     ),
     "SAC on discrete actions": (
         ["algo=sac"],
@@ -155,7 +155,7 @@ CASES = {
     ),
     "total_env_steps zero": (
         ["total_env_steps=0"],
-        r"total_env_steps=0 is out of range.*\[1, inf\]",
+        r"total_env_steps=0 is out of range.*\[1, inf\)",
     ),
     "total_env_steps within the warm-up": (
         ["total_env_steps=1000"],
@@ -176,6 +176,71 @@ CASES = {
         r"\(33,554,446 bytes each, .*\) needs 3125.0 GiB, but the memory available on this "
         r"machine is .* GiB; lower algo.data.buffer_capacity \(about [\d,]+ transitions fit\)",
     ),
+    "negative final learning-rate factor (PPO)": (
+        ["algo=ppo", "algo.lr_schedule=linear", "algo.lr_final_fraction=-0.5"],
+        r"algo.lr_final_fraction=-0.5 is out of range: it must lie in \[0.0, 1.0\]",
+    ),
+    "negative final learning-rate factor (A2C)": (
+        ["algo=a2c", "algo.lr_final_fraction=-1"],
+        r"algo.lr_final_fraction=-1 is out of range",
+    ),
+    "negative final learning-rate factor (REINFORCE)": (
+        ["algo=reinforce", "algo.lr_final_fraction=-1"],
+        r"algo.lr_final_fraction=-1 is out of range",
+    ),
+    "negative final learning-rate factor (DQN)": (
+        ["algo.lr_schedule=exponential", "algo.lr_final_fraction=-0.1"],
+        r"algo.lr_final_fraction=-0.1 is out of range",
+    ),
+    "hidden layer of width zero": (
+        ["algo.hidden_sizes=[0]"],
+        r"^algo.hidden_sizes=\[0\] has a layer of width 0: each hidden layer needs at least 1 "
+        r"unit .* e.g. algo.hidden_sizes=\[64,64\], or algo.hidden_sizes=\[\] for no hidden layer\.$",
+    ),
+    "hidden layer of negative width": (
+        ["algo=sac", "env=pendulum", "algo.critic_hidden_sizes=[64,-4]"],
+        r"^algo.critic_hidden_sizes=\[64, -4\] has a layer of width -4",
+    ),
+    "hidden sizes that are not a list": (
+        ["algo=ppo", "algo.hidden_sizes=abc"],
+        r"^algo.hidden_sizes=abc is not a list of layer widths: algo.hidden_sizes takes a list of "
+        r"integers, one per hidden layer\. Set it as e.g. algo.hidden_sizes=\[64,64\]",
+    ),
+    "negative gradient clip": (
+        ["algo.grad_clip_mode=norm", "algo.grad_clip=-1"],
+        r"algo.grad_clip=-1 is out of range: it must lie in \(0.0, inf\)",
+    ),
+    "negative gradient clip (TD3)": (
+        ["algo=td3", "env=pendulum", "algo.grad_clip_mode=value", "algo.grad_clip=-0.5"],
+        r"algo.grad_clip=-0.5 is out of range",
+    ),
+    "negative policy-gradient clip (REINFORCE)": (
+        ["algo=reinforce", "algo.grad_clip_norm=-1"],
+        r"algo.grad_clip_norm=-1 is out of range",
+    ),
+    "infinite initial temperature (SAC)": (
+        ["algo=sac", "env=pendulum", "algo.init_alpha=inf"],
+        r"algo.init_alpha=inf is out of range: it must lie in \(0.0, inf\)",
+    ),
+    "negative video interval": (
+        ["video.every_n_evals=-1"],
+        r"^video.every_n_evals=-1 is out of range: it must lie in \[0, inf\]\. .*video.every_n_evals=0\.$",
+    ),
+    "negative torch threads": (
+        ["torch_threads=-2"],
+        r"^torch_threads=-2 is out of range: it must lie in \[0, inf\]\. .* torch_threads=1\.$",
+    ),
+    "no evaluation envs": (["eval.num_envs=0"], r"^eval.num_envs=0 is out of range: .*\[1, inf\]"),
+    "no evaluation episode steps": (
+        ["eval.max_episode_steps=0"],
+        r"^eval.max_episode_steps=0 is out of range",
+    ),
+    "negative seed": (
+        ["seed=-1"],
+        r"^seed=-1 is out of range: it must lie in \[0, 4294967295\] \(the seeds numpy and "
+        r"Lightning take\)\. .* seed=0\.$",
+    ),
+    "seed past 2**32 - 1": (["seed=4294967296"], r"^seed=4294967296 is out of range"),
     "unsupported observation space": (
         ["env=custom", f"env.entry_point={TOY}:DictObsEnv"],
         r"DictObsEnv has observation space Dict.*not this one yet",

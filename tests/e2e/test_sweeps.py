@@ -69,7 +69,9 @@ def test_a_failed_job_is_listed_at_the_end_and_the_other_jobs_run(
         timeout=120,
     )
     assert report.returncode == 0, report.stderr[-2000:]
-    assert "skipped 0_env=pendulum: failed: configuration error: DQN needs a Discrete" in report.stdout
+    assert (
+        "skipped 0_env=pendulum: failed: configuration error: DQN needs a Discrete" in report.stdout
+    )
     text = (tmp_path / "report.md").read_text()  # the cartpole job's row, the failed job listed
     assert "| debug=smoke, env=cartpole | 1 |" in text
     assert "- 0_env=pendulum: failed: configuration error: DQN needs a Discrete" in text

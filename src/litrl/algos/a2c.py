@@ -16,7 +16,7 @@ from litrl.algos.base import OnPolicyModule
 from litrl.algos.heads import LOG_STDS, ActorCritic
 from litrl.algos.normalize import ObsNormalizer, RewardScaler, check_obs_normalizer_arguments
 from litrl.algos.returns import gae, standardize
-from litrl.algos.schedules import SCHEDULES, lr_scheduler
+from litrl.algos.schedules import check_lr_schedule, lr_scheduler
 from litrl.data.datamodule import TrajectoryBatch
 from litrl.errors import check_choice, check_range
 
@@ -281,6 +281,6 @@ def _check_arguments(args: dict[str, Any]) -> None:
     if args["max_grad_norm"] is not None:
         check_range("algo.max_grad_norm", args["max_grad_norm"], 0.0, math.inf, low_open=True)
     check_choice("algo.optimizer", args["optimizer"], OPTIMIZERS)
-    check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
+    check_lr_schedule(args["lr_schedule"], args["lr_final_fraction"])
     check_choice("algo.log_std", args["log_std"], LOG_STDS)
     check_obs_normalizer_arguments(args)

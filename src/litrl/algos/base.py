@@ -48,7 +48,7 @@ from torch.optim import Optimizer
 from litrl.algos.normalize import ObsNormalizer
 from litrl.data.collector import Episodes
 from litrl.envs import EnvFactory, EnvSpec
-from litrl.errors import ConfigError, TrainingDiverged
+from litrl.errors import ConfigError, TrainingDiverged, check_choice, check_range
 
 ACTION_SPACES = {"discrete": "a Discrete", "box": "a 1-D Box"}
 GRAD_CLIP_MODES = ("norm", "value", "none")
@@ -370,6 +370,14 @@ class RLModule(L.LightningModule, ABC):
             f"a loss became {cast(Tensor, self._loss_sum).item()} by env step {self.env_steps} "
             f"(update {self.updates}). Lower algo.lr or tighten the gradient clipping."
         )
+
+
+def check_grad_clip(mode: str, threshold: float | None) -> None:
+    """``algo.grad_clip_mode`` and ``algo.grad_clip``: a known mode and, unless it is ``none``,
+    a positive threshold (a threshold <= 0 clipped nothing, silently)."""
+    check_choice("algo.grad_clip_mode", mode, GRAD_CLIP_MODES)
+    if mode != "none" and threshold is not None:
+        check_range("algo.grad_clip", threshold, 0.0, math.inf, low_open=True)
 
 
 def action_kind(space: gym.Space) -> str | None:

@@ -16,13 +16,13 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from litrl.algos.base import GRAD_CLIP_MODES, RLModule
+from litrl.algos.base import RLModule, check_grad_clip
 from litrl.algos.off_policy import replay_minibatches
-from litrl.algos.schedules import SCHEDULES, lr_scheduler
+from litrl.algos.schedules import check_lr_schedule, lr_scheduler
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
 from litrl.envs import EnvSpec
-from litrl.errors import ConfigError, check_choice, check_range
+from litrl.errors import ConfigError, check_range
 from litrl.nets import mlp
 
 
@@ -96,9 +96,8 @@ def check_shared_arguments(args: dict[str, Any]) -> None:
     check_range("algo.n_step", args["n_step"], 1, math.inf)
     check_range("algo.tau", args["tau"], 0.0, 1.0, low_open=True)
     check_range("algo.n_critics", args["n_critics"], 1, math.inf)
-    check_choice("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES)
-    check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
-    check_range("algo.lr_final_fraction", args["lr_final_fraction"], 0.0, 1.0)
+    check_grad_clip(args["grad_clip_mode"], args["grad_clip"])
+    check_lr_schedule(args["lr_schedule"], args["lr_final_fraction"])
 
 
 class BoundedActor(nn.Module):

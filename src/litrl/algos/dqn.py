@@ -13,10 +13,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
 
-from litrl.algos.base import GRAD_CLIP_MODES, RLModule
+from litrl.algos.base import RLModule, check_grad_clip
 from litrl.algos.off_policy import replay_minibatches, soft_update
 from litrl.algos.returns import n_step_target
-from litrl.algos.schedules import SCHEDULES, decay, lr_scheduler
+from litrl.algos.schedules import SCHEDULES, check_lr_schedule, decay, lr_scheduler
 from litrl.data.buffers import NStepSample
 from litrl.data.datamodule import RolloutBatch
 from litrl.errors import ConfigError, check_choice, check_range
@@ -237,7 +237,7 @@ def _check_arguments(args: dict[str, Any]) -> None:
             "algo.epsilon_end <= algo.epsilon_start (e.g. algo.epsilon_end=0.02)."
         )
     check_choice("algo.epsilon_schedule", args["epsilon_schedule"], SCHEDULES)
-    check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
+    check_lr_schedule(args["lr_schedule"], args["lr_final_fraction"])
     check_choice("algo.loss", args["loss"], tuple(LOSSES))
-    check_choice("algo.grad_clip_mode", args["grad_clip_mode"], GRAD_CLIP_MODES)
+    check_grad_clip(args["grad_clip_mode"], args["grad_clip"])
     check_choice("algo.target_update", args["target_update"], TARGET_UPDATES)

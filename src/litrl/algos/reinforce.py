@@ -16,7 +16,7 @@ from litrl.algos.base import OnPolicyModule
 from litrl.algos.heads import LOG_STDS, ActorCritic
 from litrl.algos.normalize import ObsNormalizer, check_obs_normalizer_arguments
 from litrl.algos.returns import episode_return_per_step, reward_to_go, standardize
-from litrl.algos.schedules import SCHEDULES, lr_scheduler
+from litrl.algos.schedules import check_lr_schedule, lr_scheduler
 from litrl.data.datamodule import TrajectoryBatch
 from litrl.errors import check_choice, check_range
 
@@ -264,7 +264,9 @@ def _check_arguments(args: dict[str, Any]) -> None:
     check_range("algo.baseline_momentum", args["baseline_momentum"], 0.0, 1.0)
     check_range("algo.entropy_coef", args["entropy_coef"], 0.0, math.inf)
     check_range("algo.value_steps", args["value_steps"], 1, math.inf)
-    check_choice("algo.lr_schedule", args["lr_schedule"], SCHEDULES)
+    check_lr_schedule(args["lr_schedule"], args["lr_final_fraction"])
+    if args["grad_clip_norm"] is not None:
+        check_range("algo.grad_clip_norm", args["grad_clip_norm"], 0.0, math.inf, low_open=True)
     check_choice("algo.log_std", args["log_std"], LOG_STDS)
     check_choice("algo.return_estimator", args["return_estimator"], RETURN_ESTIMATORS)
     check_choice("algo.baseline", args["baseline"], BASELINES)

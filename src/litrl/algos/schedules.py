@@ -7,7 +7,16 @@ import math
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from litrl.errors import check_choice, check_range
+
 SCHEDULES = ("linear", "exponential", "constant")
+
+
+def check_lr_schedule(schedule: str, final_fraction: float) -> None:
+    """The learning-rate schedule's checks, shared by every algorithm: a known schedule, and a
+    final factor in [0, 1] (below 0 the learning rate turns negative: gradient ascent)."""
+    check_choice("algo.lr_schedule", schedule, SCHEDULES)
+    check_range("algo.lr_final_fraction", final_fraction, 0.0, 1.0)
 
 
 def decay(start: float, end: float, progress_steps: int, decay_steps: int, schedule: str) -> float:

@@ -112,6 +112,8 @@ class EnvRolloutDataModule(L.LightningDataModule):
         eval_num_envs: envs the evaluation episodes are spread over.
         seed: seeds the training envs; evaluation envs get ``seed + 10_000 + evaluation index``.
         actor: acts in the envs; defaults to the trainer's LightningModule.
+        eval_max_episode_steps: evaluation episodes longer than this end as truncated (an env
+            without a time limit, or a policy that never ends its episode, would hang it).
         should_stop: asked before every vector env step (warm-up and evaluations included); True
             stops the collect there with ``CollectInterrupted``, an evaluation with
             ``EvaluationInterrupted`` (``run()`` passes the signal handler's flag).
@@ -131,6 +133,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         seed: int,
         actor: Actor | None,
         should_stop: Callable[[], bool] | None = None,
+        eval_max_episode_steps: int | None = None,
     ) -> None:
         super().__init__()
         self.env = env
@@ -140,6 +143,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         self.eval_every_env_steps = eval_every_env_steps
         self.eval_episodes = eval_episodes
         self.eval_num_envs = min(eval_num_envs, eval_episodes)
+        self.eval_max_episode_steps = eval_max_episode_steps
         self.seed = seed
         self.actor = actor
         self.should_stop = should_stop
@@ -206,7 +210,9 @@ class EnvRolloutDataModule(L.LightningDataModule):
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         envs = self.env.make_vector(self.num_envs, training=True, device=device)
         self.collector = make_collector(envs, device, self.seed, self.clock, self.should_stop)
-        self.eval_envs = self.env.make_vector(self.eval_num_envs, device=device)
+        self.eval_envs = self.env.make_vector(
+            self.eval_num_envs, device=device, max_episode_steps=self.eval_max_episode_steps
+        )
         self._setup_storage(device)
         if self._pending_state is not None:
             self.load_state_dict(self._pending_state)
@@ -302,6 +308,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         seed: seeds the envs.
         actor: acts in the envs; defaults to the trainer's LightningModule.
         should_stop: see EnvRolloutDataModule.
+        eval_max_episode_steps: see EnvRolloutDataModule.
     """
 
     def __init__(
@@ -323,10 +330,11 @@ class ReplayDataModule(EnvRolloutDataModule):
         seed: int = 0,
         actor: Actor | None = None,
         should_stop: Callable[[], bool] | None = None,
+        eval_max_episode_steps: int | None = None,
     ) -> None:
         super().__init__(
             env, num_envs, env_steps_per_collect, total_env_steps, eval_every_env_steps,
-            eval_episodes, eval_num_envs, seed, actor, should_stop,
+            eval_episodes, eval_num_envs, seed, actor, should_stop, eval_max_episode_steps,
         )  # fmt: skip
         self.buffer_capacity = buffer_capacity
         self.batch_size = batch_size
@@ -480,6 +488,7 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         seed: seeds the envs.
         actor: acts in the envs; defaults to the trainer's LightningModule.
         should_stop: see EnvRolloutDataModule.
+        eval_max_episode_steps: see EnvRolloutDataModule.
     """
 
     def __init__(
@@ -494,10 +503,11 @@ class OnPolicyDataModule(EnvRolloutDataModule):
         seed: int = 0,
         actor: Actor | None = None,
         should_stop: Callable[[], bool] | None = None,
+        eval_max_episode_steps: int | None = None,
     ) -> None:
         super().__init__(
             env, num_envs, env_steps_per_collect, total_env_steps, eval_every_env_steps,
-            eval_episodes, eval_num_envs, seed, actor, should_stop,
+            eval_episodes, eval_num_envs, seed, actor, should_stop, eval_max_episode_steps,
         )  # fmt: skip
         self._check_sizes()
 

@@ -148,16 +148,35 @@ class EnvFactory:
         """How messages call this env: ``env.id=...`` or ``env.entry_point=...``."""
         return f"env.id={self.id}" if self.id is not None else f"env.entry_point={self.entry_point}"
 
-    def make(self, render_mode: str | None = None, training: bool = False) -> gym.Env:
+    def has_time_limit(self) -> bool:
+        """Whether every episode ends by a time limit: ``env.max_episode_steps``, the id's own
+        (an ALE game's frame cap included), or the torch and EnvPool backends' (each id they
+        serve has one). A user class without ``env.max_episode_steps`` has none."""
+        if self.max_episode_steps is not None or self.backend != "gymnasium":
+            return True
+        if self.id is None:
+            return False
+        spec = gym.spec(self.id)
+        return spec.max_episode_steps is not None or "max_num_frames_per_episode" in spec.kwargs
+
+    def make(
+        self,
+        render_mode: str | None = None,
+        training: bool = False,
+        max_episode_steps: int | None = None,
+    ) -> gym.Env:
         """One environment, with the time limit applied and its outputs checked on every step.
 
         Args:
             render_mode: e.g. ``rgb_array`` for videos; None renders nothing.
             training: an env the agent learns from (Atari: clipped rewards), not one it is
                 evaluated on.
+            max_episode_steps: a cap on top of the env's own time limit (evaluation's
+                ``eval.max_episode_steps``): a longer episode ends as truncated.
         """
         if self.backend == "torch":  # one env of the batch, drawn by gymnasium's own
-            return GuardedEnv(TorchEnvAsGym(self._torch_batch(1), render_mode), self.name)
+            batch = self._torch_batch(1, cap=max_episode_steps)
+            return GuardedEnv(TorchEnvAsGym(batch, render_mode), self.name)
         if self.backend == "envpool":
             return GuardedEnv(EnvPoolAsGym(self._envpool_task(training), render_mode), self.name)
         extra: dict[str, Any] = {"render_mode": render_mode} if render_mode else {}
@@ -173,10 +192,16 @@ class EnvFactory:
             env = MujocoRendering(env)
         if self.atari is not None:
             env = _atari_preprocessing(env, {**ATARI_DEFAULTS, **self.atari}, training)
+        if max_episode_steps is not None:
+            env = TimeLimit(env, max_episode_steps)  # the env's own limit, if shorter, ends first
         return GuardedEnv(env, self.name)
 
     def make_vector(
-        self, num_envs: int, training: bool = False, device: torch.device | str = "cpu"
+        self,
+        num_envs: int,
+        training: bool = False,
+        device: torch.device | str = "cpu",
+        max_episode_steps: int | None = None,
     ) -> SyncVectorEnv | TorchVecEnv | EnvPoolVecEnv:
         """``num_envs`` copies stepped in lock-step.
 
@@ -191,15 +216,17 @@ class EnvFactory:
             training: envs the agent learns from (Atari: clipped rewards).
             device: where a torch-backend batch lives (the training device); gymnasium envs
                 live on the host.
+            max_episode_steps: a cap on top of the envs' own time limit (see ``make``); an
+                EnvPool batch keeps the limit EnvPool gives every task.
         """
         if num_envs < 1:
             raise ConfigError(f"num_envs={num_envs} must be >= 1.")
         if self.backend == "torch":
-            return self._torch_batch(num_envs, device)
+            return self._torch_batch(num_envs, device, cap=max_episode_steps)
         if self.backend == "envpool":
             return EnvPoolVecEnv(self._envpool_task(training), num_envs, self.num_threads)
         makers: list[Callable[[], gym.Env]] = [
-            functools.partial(self.make, training=training)
+            functools.partial(self.make, training=training, max_episode_steps=max_episode_steps)
         ] * num_envs
         return SyncVectorEnv(makers, autoreset_mode=AutoresetMode.SAME_STEP)
 
@@ -278,9 +305,14 @@ class EnvFactory:
                     f"as registered. Drop env.{name}, or use env.backend=gymnasium."
                 )
 
-    def _torch_batch(self, num_envs: int, device: torch.device | str = "cpu") -> TorchVecEnv:
+    def _torch_batch(
+        self, num_envs: int, device: torch.device | str = "cpu", cap: int | None = None
+    ) -> TorchVecEnv:
         assert self.id is not None
-        return make_torch_env(self.id, num_envs, device, max_episode_steps=self.max_episode_steps)
+        limit = self.max_episode_steps
+        if cap is not None:  # every torch-backend id has a limit of its own
+            limit = min(cap, limit or gym.spec(self.id).max_episode_steps or cap)
+        return make_torch_env(self.id, num_envs, device, max_episode_steps=limit)
 
     # ---- the envpool backend ------------------------------------------------------------
 

@@ -1,0 +1,55 @@
+"""What a run does when its env, its losses or its videos misbehave: it never hangs, never stops
+without its checkpoint, and says what happened in one paragraph."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from litrl.envs import EnvFactory
+from litrl.events import read_scalars
+from litrl.train import run
+from tests.conftest import REPO_ROOT
+
+TOY = "tests.toy_envs"
+
+
+def test_an_env_that_never_ends_is_evaluated_to_the_cap_with_a_warning(smoke_cfg, caplog) -> None:
+    cfg = smoke_cfg(
+        "env=custom", f"env.entry_point={TOY}:EndlessEnv", "eval.max_episode_steps=40",
+        "logger=tensorboard",
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="litrl"):
+        run(cfg)
+    assert "EndlessEnv has no time limit" in caplog.text
+    assert "eval.max_episode_steps=40" in caplog.text and "env.max_episode_steps" in caplog.text
+    lengths = read_scalars(cfg.run_dir)["eval/length_mean"]
+    assert lengths and all(scalar.value == 40 for scalar in lengths)
+
+    checkpoint = Path(cfg.run_dir) / "checkpoints" / "last.ckpt"
+    evaluated = subprocess.run(
+        [sys.executable, "evaluate.py", f"ckpt={checkpoint}", "episodes=2",
+         "max_episode_steps=30"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert "2 greedy episodes" in evaluated.stdout and "length 30.0 ± 0.0" in evaluated.stdout
+
+
+def test_an_env_has_a_time_limit_unless_nothing_sets_one() -> None:
+    assert EnvFactory(id="CartPole-v1").has_time_limit()
+    assert EnvFactory(entry_point=f"{TOY}:EndlessEnv", max_episode_steps=10).has_time_limit()
+    assert not EnvFactory(entry_point=f"{TOY}:EndlessEnv").has_time_limit()
+
+
+def test_the_evaluation_cap_never_lengthens_an_envs_own_limit() -> None:
+    torch_backend = EnvFactory(id="CartPole-v1", backend="torch")
+    assert torch_backend.make_vector(2, max_episode_steps=10).max_episode_steps == 10
+    assert torch_backend.make_vector(2, max_episode_steps=27_000).max_episode_steps == 500
+    capped = EnvFactory(id="CartPole-v1").make_vector(1, max_episode_steps=7)
+    capped.reset(seed=0)
+    for step in range(1, 8):
+        *_, truncated, _ = capped.step([0] if step % 2 else [1])  # balances for 7 steps
+    assert truncated[0]
