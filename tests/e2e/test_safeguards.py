@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from litrl import TrainingDiverged
 from litrl.envs import EnvFactory
 from litrl.events import read_scalars
 from litrl.train import run
@@ -53,3 +56,37 @@ def test_the_evaluation_cap_never_lengthens_an_envs_own_limit() -> None:
     for step in range(1, 8):
         *_, truncated, _ = capped.step([0] if step % 2 else [1])  # balances for 7 steps
     assert truncated[0]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["algo.alpha_lr=100", "algo.target_entropy=1000"],  # alpha grows past float32
+        ["algo.critic_lr=1e30", "algo.grad_clip_mode=none"],
+    ],
+    ids=["temperature overflows", "critic lr"],
+)
+def test_a_nan_inside_sacs_updates_ends_as_a_diverged_run(compose, tmp_path: Path, overrides):
+    cfg = compose(
+        "algo=sac", "env=pendulum", "algo.data.warmup_env_steps=256",
+        "algo.actor_hidden_sizes=[32,32]", "algo.critic_hidden_sizes=[32,32]",
+        "total_env_steps=8192", *overrides, run_dir=tmp_path,
+    )  # fmt: skip
+    with pytest.raises(
+        TrainingDiverged, match=r"^a (loss|gradient norm) became (nan|inf|-inf) by env step \d+"
+    ) as diverged:
+        run(cfg)
+    assert "Lower algo.lr or tighten the gradient clipping" in str(diverged.value)
+
+
+def test_overflowing_rewards_name_the_rewards_not_the_learning_rate(compose, tmp_path: Path):
+    cfg = compose(
+        "env=custom", f"env.entry_point={TOY}:BrokenEnv", "+env.kwargs.fault=huge_reward",
+        "+env.kwargs.fail_at_step=300", "algo.loss=mse", run_dir=tmp_path,
+    )  # fmt: skip
+    with pytest.raises(TrainingDiverged) as diverged:
+        run(cfg)
+    message = str(diverged.value)
+    assert "the env's rewards reach 3e+38" in message and "TransformReward" in message
+    assert "Lower algo.lr" not in message
+    assert f"The last good checkpoint is kept: {tmp_path / 'checkpoints' / 'last.ckpt'}" in message

@@ -165,8 +165,9 @@ class A2C(OnPolicyModule):
             "train/explained_variance", explained_variance(rollout.value, rollout.returns)
         )
         self.finish_training_step(
-            batch.env_steps, updates, batch.episode_returns, batch.episode_lengths
-        )
+            batch.env_steps, updates, batch.episode_returns, batch.episode_lengths,
+            batch.transitions.reward,
+        )  # fmt: skip
 
     @torch.no_grad()
     def prepare(self, batch: TrajectoryBatch) -> Rollout:

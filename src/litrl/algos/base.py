@@ -52,6 +52,9 @@ from litrl.errors import ConfigError, TrainingDiverged, check_choice, check_rang
 
 ACTION_SPACES = {"discrete": "a Discrete", "box": "a 1-D Box"}
 GRAD_CLIP_MODES = ("norm", "value", "none")
+# Rewards this large overflow float32 losses within a few updates (a TD error of ~1.8e19
+# squares past float32's 3.4e38, and Q-values grow to reward / (1 - gamma)).
+OVERFLOWING_REWARD = 1e15
 
 
 class RLModule(L.LightningModule, ABC):
@@ -80,6 +83,7 @@ class RLModule(L.LightningModule, ABC):
         self._sums: dict[str, Tensor] = {}
         self._counts: dict[str, int] = {}
         self._loss_sum: Tensor | None = None
+        self._grad_norm_sum: Tensor | None = None
         self._clip: tuple[str, float, list[Tensor] | None] | None = None
         self._grad_norm: Tensor | None = None
         self._episode_returns: list[float] = []
@@ -210,6 +214,10 @@ class RLModule(L.LightningModule, ABC):
         loss = loss.detach()
         self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
         assert self._grad_norm is not None, "Lightning skipped on_before_optimizer_step"
+        grad_norm = self._grad_norm.detach()
+        self._grad_norm_sum = (
+            grad_norm if self._grad_norm_sum is None else self._grad_norm_sum + grad_norm
+        )
         return self._grad_norm
 
     def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
@@ -238,15 +246,26 @@ class RLModule(L.LightningModule, ABC):
             self._counts[name] = 1
 
     def finish_training_step(
-        self, env_steps: int, updates: int, episode_returns: list[float], episode_lengths: list[int]
+        self,
+        env_steps: int,
+        updates: int,
+        episode_returns: list[float],
+        episode_lengths: list[int],
+        rewards: Tensor | None = None,
     ) -> None:
-        """Books one training step's env steps, updates and finished episodes; logs when due."""
+        """Books one training step's env steps, updates and finished episodes; logs when due.
+
+        Raises:
+            TrainingDiverged: a loss or a gradient of this step's updates was not finite;
+                ``rewards`` (the step's batch's) tell whether the env's rewards caused it.
+        """
         self.env_steps = env_steps
         if self._loss_sum is not None:
-            # One host sync per training step: the sum of every loss since the last check.
-            if not torch.isfinite(self._loss_sum):
-                self._diverged()
-            self._loss_sum = None
+            # One host sync per training step: the sums of every loss and gradient norm since
+            # the last check (a NaN or inf anywhere in them makes the sum non-finite).
+            if not torch.isfinite(self._loss_sum + cast(Tensor, self._grad_norm_sum)):
+                self._diverged(rewards)
+            self._loss_sum = self._grad_norm_sum = None
         self._updates_in_window += updates
         self._episode_returns += episode_returns
         self._episode_lengths += episode_lengths
@@ -365,11 +384,22 @@ class RLModule(L.LightningModule, ABC):
             self._resume_state = state
         self.load_checkpoint_extras(state.get("extras", {}))
 
-    def _diverged(self) -> None:
-        raise TrainingDiverged(
-            f"a loss became {cast(Tensor, self._loss_sum).item()} by env step {self.env_steps} "
-            f"(update {self.updates}). Lower algo.lr or tighten the gradient clipping."
+    def _diverged(self, rewards: Tensor | None) -> None:
+        loss = cast(Tensor, self._loss_sum).item()
+        what = (
+            f"a loss became {loss}"
+            if not math.isfinite(loss)
+            else (f"a gradient norm became {cast(Tensor, self._grad_norm_sum).item()}")
         )
+        where = f"by env step {self.env_steps} (update {self.updates})"
+        largest = float(rewards.abs().max()) if rewards is not None and rewards.numel() else 0.0
+        if largest >= OVERFLOWING_REWARD:
+            raise TrainingDiverged(
+                f"{what} {where}: the env's rewards reach {largest:.3g}, and rewards that large "
+                "overflow the losses' float32 arithmetic whatever the learning rate. Scale them "
+                "down in the env or with a wrapper (gymnasium.wrappers.TransformReward)."
+            )
+        raise TrainingDiverged(f"{what} {where}. Lower algo.lr or tighten the gradient clipping.")
 
 
 def check_grad_clip(mode: str, threshold: float | None) -> None:

@@ -51,6 +51,7 @@ class BoxActionModule(RLModule):
             self.updates - updates_before,
             batch.episode_returns,
             batch.episode_lengths,
+            batch.sample.rewards,
         )
 
     def with_lr_schedules(

@@ -194,8 +194,9 @@ class DQN(RLModule):
             self.accumulate("train/q_mean", q_taken.mean())
         cast(LRScheduler, self.lr_schedulers()).step()
         self.finish_training_step(
-            batch.env_steps, sample.action.shape[0], batch.episode_returns, batch.episode_lengths
-        )
+            batch.env_steps, sample.action.shape[0], batch.episode_returns, batch.episode_lengths,
+            sample.rewards,
+        )  # fmt: skip
 
     @torch.no_grad()
     def _update_target(self) -> None:

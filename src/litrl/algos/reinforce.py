@@ -189,7 +189,7 @@ class Reinforce(OnPolicyModule):
         self.accumulate("train/grad_norm", grad_norm)
         self.finish_training_step(
             batch.env_steps, self.updates - updates_before, batch.episode_returns,
-            batch.episode_lengths,
+            batch.episode_lengths, rollout.reward,
         )  # fmt: skip
 
     def _fit_value(self, obs: Tensor, returns: Tensor, mask: Tensor) -> None:

@@ -37,7 +37,9 @@ def tanh_gaussian_log_prob(pre_tanh: Tensor, mean: Tensor, log_std: Tensor) -> T
     ``log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u))``, which stays finite where
     ``tanh(u)`` rounds to +-1.
     """
-    normal = torch.distributions.Normal(mean, log_std.exp())
+    # No argument validation: NaN parameters must reach the loss, where the divergence check
+    # names the run's last good checkpoint, not raise inside torch.distributions.
+    normal = torch.distributions.Normal(mean, log_std.exp(), validate_args=False)
     log_det = 2.0 * (math.log(2.0) - pre_tanh - F.softplus(-2.0 * pre_tanh))
     return (normal.log_prob(pre_tanh) - log_det).sum(dim=-1)
 
