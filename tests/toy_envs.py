@@ -200,3 +200,32 @@ class EndlessEnv(gym.Env):
 
     def step(self, action):
         return np.zeros(2, dtype=np.float32), float(action), False, False, {}
+
+
+class RenderingEnv(gym.Env):
+    """A short episode whose ``render()`` returns frames of the kind ``frames`` names: ``float``
+    (RGB in [0, 1]), ``garbage`` (a 2-D float array in [0, 500]) or ``raises``."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}  # noqa: RUF012 (gymnasium's convention)
+
+    def __init__(self, frames: str = "float", render_mode: str | None = None) -> None:
+        self.frames, self.render_mode = frames, render_mode
+        self.observation_space = gym.spaces.Box(-1, 1, shape=(2,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, dtype=np.float32), float(action), self.t >= 20, False, {}
+
+    def render(self):
+        if self.frames == "raises":
+            raise RuntimeError("the display went away")
+        if self.frames == "garbage":
+            return np.full((8, 8), 500.0)
+        return np.full((16, 16, 3), self.t / 20)

@@ -206,6 +206,11 @@ class ConfigInCheckpoint(Callback):
 class EvalVideo(Callback):
     """Every ``every_n_evals`` evaluations, one greedy episode to TensorBoard as ``eval/video``.
 
+    The episode is rendered once the evaluation's checkpoints are written (at the start of the
+    next eval interval, or when training ends): a renderer that crashes or hangs the process
+    costs no checkpoint. Any error a render raises turns the videos off with a warning, and
+    training goes on.
+
     Args:
         env: makes the rendering env (``render_mode="rgb_array"``).
         every_n_evals: evaluations between videos; 0 never records.
@@ -214,29 +219,40 @@ class EvalVideo(Callback):
 
     def __init__(self, env: Any, every_n_evals: int, seed: int) -> None:
         self.env, self.every_n_evals, self.seed = env, every_n_evals, seed
+        self._due: tuple[int, int] | None = None  # (evaluation, env step) awaiting its video
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         evaluations = getattr(getattr(trainer, "datamodule", None), "evaluations_done", 0)
         if not self.every_n_evals or evaluations % self.every_n_evals or trainer.sanity_checking:
             return
-        loggers = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
-        if not loggers:
+        if any(isinstance(logger, TensorBoardLogger) for logger in trainer.loggers):
+            self._due = (evaluations, getattr(pl_module, "env_steps", 0))
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record_due(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record_due(trainer, pl_module)
+
+    def _record_due(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._due is None or not self.every_n_evals:
             return
+        (evaluations, env_steps), self._due = self._due, None
         try:
             frames = episode_frames(
                 cast(Actor, pl_module), self.env, self.seed + evaluations, str(pl_module.device)
             )
-        except Exception as error:  # an env that cannot render must not stop the training
+            summary = video_summary("eval/video", frames, fps=self._fps())
+        except Exception as error:  # a video must never stop the training
             log.warning(
                 "eval videos off: %s. video.every_n_evals=0 trains without them.",
                 cannot_render(self.env, error),
             )
             self.every_n_evals = 0
             return
-        summary = video_summary("eval/video", frames, fps=self._fps())
-        for logger in loggers:
-            writer = logger.experiment._get_file_writer()
-            writer.add_summary(summary, global_step=getattr(pl_module, "env_steps", 0))
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment._get_file_writer().add_summary(summary, global_step=env_steps)
 
     def _fps(self) -> int:
         env = self.env.make()

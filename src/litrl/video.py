@@ -47,12 +47,29 @@ def episode_frames(
 ) -> np.ndarray:
     """One greedy episode's frames, ``(T, H, W, 3)`` uint8, halved in size when large."""
     rendering = env.make(render_mode="rgb_array")
-    frames = _play(actor, rendering, seed, device, max_frames)
-    rendering.close()
-    video = np.stack(frames)
+    try:
+        frames = _play(actor, rendering, seed, device, max_frames)
+    finally:
+        rendering.close()
+    video = as_rgb_frames(np.stack(frames))
     while video.shape[1] > 256:  # a CartPole episode at full size is ~360 MB in memory
         video = video[:, ::2, ::2]
     return video
+
+
+def as_rgb_frames(video: np.ndarray) -> np.ndarray:
+    """Frames ``(T, H, W, 3)`` as uint8: float frames in [0, 1] (matplotlib's convention) are
+    scaled to [0, 255]; anything else that is not uint8 RGB is a ValueError saying what it is."""
+    if video.ndim != 4 or video.shape[-1] != 3:
+        raise ValueError(f"render() returned frames of shape {video.shape[1:]}, not (H, W, 3)")
+    if video.dtype == np.uint8:
+        return video
+    if np.issubdtype(video.dtype, np.floating) and video.min() >= 0.0 and video.max() <= 1.0:
+        return np.round(video * 255).astype(np.uint8)
+    raise ValueError(
+        f"render() returned {video.dtype} frames in [{video.min()}, {video.max()}], not uint8 "
+        "RGB (or floats in [0, 1])"
+    )
 
 
 def cannot_render(env: EnvFactory, error: Exception) -> str:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from litrl import TrainingDiverged
 from litrl.envs import EnvFactory
@@ -90,3 +92,31 @@ def test_overflowing_rewards_name_the_rewards_not_the_learning_rate(compose, tmp
     assert "the env's rewards reach 3e+38" in message and "TransformReward" in message
     assert "Lower algo.lr" not in message
     assert f"The last good checkpoint is kept: {tmp_path / 'checkpoints' / 'last.ckpt'}" in message
+
+
+@pytest.mark.parametrize("frames", ["float", "garbage", "raises"])
+def test_a_video_problem_never_stops_training_nor_costs_a_checkpoint(
+    compose, tmp_path: Path, frames: str, caplog
+) -> None:
+    cfg = compose(
+        "env=custom", f"env.entry_point={TOY}:RenderingEnv", f"+env.kwargs.frames={frames}",
+        "video.every_n_evals=1", "logger=tensorboard", run_dir=tmp_path,
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="litrl"):
+        run(cfg)
+    accumulator = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    accumulator.Reload()
+    videos = (
+        accumulator.Images("eval/video") if "eval/video" in accumulator.Tags()["images"] else []
+    )
+    evals = [scalar.step for scalar in read_scalars(tmp_path)["eval/return_mean"]]
+    if frames == "float":  # RGB floats in [0, 1] are frames too
+        assert [video.step for video in videos] == evals
+        assert "eval videos off" not in caplog.text
+    else:
+        assert (
+            videos == []
+            and "eval videos off: env.entry_point=tests.toy_envs:RenderingEnv" in caplog.text
+        )
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["litrl"]["env_steps"] == evals[-1]  # every interval's checkpoint was written
