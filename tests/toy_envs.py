@@ -122,7 +122,51 @@ class BrokenEnv(gym.Env):
                 return obs, 3e38, terminated, False, {}
             if self.fault == "text_reward":
                 return obs, "lots", terminated, False, {}
+            if self.fault == "text_terminated":
+                return obs, 1.0, "False", False, {}
         return obs, 1.0, terminated, False, {}
+
+
+class ClassicTextDoneEnv:
+    """A classic-Gym env (``step`` -> state, reward, done) whose ``done`` is the string "False"."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Box(-1, 1, shape=(2,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def reset(self):
+        return np.zeros(2, dtype=np.float32)
+
+    def step(self, action):
+        return np.zeros(2, dtype=np.float32), 1.0, "False"
+
+
+class BadObservationEnv(gym.Env):
+    """From its ``fail_at_step``-th step on, observations leave their space as ``kind`` says:
+    ``discrete`` (a Discrete(4) observation of 7) or ``int_nan`` (a float array with NaN where
+    the space holds integers)."""
+
+    def __init__(self, kind: str = "discrete", fail_at_step: int = 1) -> None:
+        self.kind, self.fail_at_step, self.steps = kind, fail_at_step, 0
+        if kind == "discrete":
+            self.observation_space: gym.Space = gym.spaces.Discrete(4)
+        else:
+            self.observation_space = gym.spaces.Box(0, 255, shape=(2,), dtype=np.int64)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def _obs(self, bad: bool):
+        if self.kind == "discrete":
+            return 7 if bad else 0
+        return np.array([np.nan, 0.0]) if bad else np.zeros(2, dtype=np.int64)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._obs(False), {}
+
+    def step(self, action):
+        self.steps += 1
+        ended = self.np_random.random() < 0.05
+        return self._obs(self.steps >= self.fail_at_step), 1.0, ended, False, {}
 
 
 class DictObsEnv(gym.Env):

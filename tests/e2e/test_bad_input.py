@@ -241,6 +241,24 @@ CASES = {
         r"Lightning take\)\. .* seed=0\.$",
     ),
     "seed past 2**32 - 1": (["seed=4294967296"], r"^seed=4294967296 is out of range"),
+    "terminated that is not a boolean": (
+        [*BROKEN, "+env.kwargs.fault=text_terminated"],
+        r"^env.entry_point=tests.toy_envs:BrokenEnv: step\(\) at its step 1 returned "
+        r"terminated='False' \(a str\), which is not a boolean: return True or False\.",
+    ),
+    "classic-Gym done that is not a boolean": (
+        ["env=custom", f"env.entry_point={TOY}:ClassicTextDoneEnv"],
+        r"ClassicTextDoneEnv: step\(\) at its step 1 returned terminated='False' \(a str\)",
+    ),
+    "Discrete observation out of its range": (
+        ["env=custom", f"env.entry_point={TOY}:BadObservationEnv"],
+        r"BadObservationEnv: step\(\) at its step 1 returned observation 7, outside its "
+        r"observation_space Discrete\(4\) \(integers 0 to 3\)",
+    ),
+    "NaN in an integer observation": (
+        ["env=custom", f"env.entry_point={TOY}:BadObservationEnv", "+env.kwargs.kind=int_nan"],
+        r"BadObservationEnv: step\(\) at its step 1 returned a non-finite observation",
+    ),
     "unsupported observation space": (
         ["env=custom", f"env.entry_point={TOY}:DictObsEnv"],
         r"DictObsEnv has observation space Dict.*not this one yet",

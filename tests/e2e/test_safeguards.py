@@ -120,3 +120,20 @@ def test_a_video_problem_never_stops_training_nor_costs_a_checkpoint(
         )
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["litrl"]["env_steps"] == evals[-1]  # every interval's checkpoint was written
+
+
+def test_an_observation_that_leaves_its_space_mid_run_is_one_paragraph(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "train.py", "debug=smoke", "env=custom",
+         f"env.entry_point={TOY}:BadObservationEnv", "+env.kwargs.fail_at_step=300",
+         f"hydra.run.dir={tmp_path}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()[-1]  # after Lightning's start-up lines
+    assert message.startswith(
+        "litrl: environment error: env.entry_point=tests.toy_envs:BadObservationEnv: step() at "
+        "its step 300 returned observation 7, outside its observation_space Discrete(4)"
+    ), message
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # the first interval's work is kept

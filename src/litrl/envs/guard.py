@@ -37,7 +37,12 @@ class GuardedEnv(gym.Wrapper):
         self.name = name
         self.steps = 0
         self._shape = env.observation_space.shape
-        self._check_finite = np.issubdtype(env.observation_space.dtype or np.uint8, np.floating)
+        space = env.observation_space
+        self._categories = (
+            (int(space.start), int(space.start + space.n))
+            if isinstance(space, gym.spaces.Discrete)
+            else None
+        )
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         try:
@@ -69,7 +74,24 @@ class GuardedEnv(gym.Wrapper):
             raise EnvError(
                 self._where(f"step() at its step {self.steps}", f"returned reward {reward}")
             )
+        terminated = self._flag(terminated, "terminated")
+        truncated = self._flag(truncated, "truncated")
         return obs, reward, terminated, truncated, info
+
+    def _flag(self, value: Any, name: str) -> bool:
+        """``terminated`` / ``truncated`` as a bool; anything but a boolean (or 0 / 1) is an
+        EnvError: a string such as ``"False"`` is true, and would end every episode."""
+        if isinstance(value, bool | np.bool_) or (
+            isinstance(value, int | np.integer) and value in (0, 1)
+        ):
+            return bool(value)
+        raise EnvError(
+            self._where(
+                f"step() at its step {self.steps}",
+                f"returned {name}={value!r} (a {type(value).__name__}), which is not a boolean: "
+                f"return True or False",
+            )
+        )
 
     def _check(self, obs: Any, call: str) -> None:
         shape = np.shape(obs)
@@ -81,7 +103,22 @@ class GuardedEnv(gym.Wrapper):
                     f"has shape {self._shape}",
                 )
             )
-        if self._check_finite and not np.isfinite(obs).all():
+        if self._categories is not None:
+            low, high = self._categories
+            category = np.asarray(obs)
+            if category.dtype.kind not in "iu" or not low <= int(category) < high:
+                raise EnvError(
+                    self._where(
+                        call,
+                        f"returned observation {obs!r}, outside its observation_space "
+                        f"{self.env.observation_space} (integers {low} to {high - 1})",
+                    )
+                )
+            return
+        values = np.asarray(obs)
+        # Floats are checked whatever the space's dtype: NaN in a float array returned for an
+        # integer space (an image) is no observation either.
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
             raise EnvError(self._where(call, f"returned a non-finite observation {obs!r}"))
 
     def _where(self, call: str, problem: str) -> str:

@@ -74,15 +74,17 @@ class LegacyEnvAdapter(gym.Env):
             return self._obs(result[0]), dict(result[1])
         return self._obs(result), {}
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        # Reward and flags pass through as the env returned them: GuardedEnv checks them and
+        # names the step (bool("False") would have ended every episode at its first step).
         result = self.env.step(action)
         if len(result) == 5:
             obs, reward, terminated, truncated, info = result
-            return self._obs(obs), float(reward), bool(terminated), bool(truncated), dict(info)
+            return self._obs(obs), reward, terminated, truncated, dict(info)
         obs, reward, done = result[:3]
         info = dict(result[3]) if len(result) == 4 else {}
-        truncated = bool(info.pop(OLD_GYM_TRUNCATED, False))
-        return self._obs(obs), float(reward), bool(done) and not truncated, truncated, info
+        truncated = info.pop(OLD_GYM_TRUNCATED, False)
+        return self._obs(obs), reward, False if truncated is True else done, truncated, info
 
     def render(self) -> Any:
         return self.env.render() if hasattr(self.env, "render") else None
