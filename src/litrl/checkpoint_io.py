@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,18 @@ from typing import Any
 import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+log = logging.getLogger(__name__)
+PARTIAL_GLOB = ".*.partial"
+
+
+def remove_partial_checkpoints(checkpoint_dir: Path) -> None:
+    """Removes the temporary files of checkpoint writes that never finished (a process killed
+    mid-write with SIGKILL, which no ``finally`` survives). Called by the run that holds the
+    run dir's lock: no other process writes there."""
+    for partial in sorted(checkpoint_dir.glob(PARTIAL_GLOB)):
+        log.info("removing %s, left by a checkpoint write that was killed", partial)
+        partial.unlink(missing_ok=True)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -29,7 +42,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"{type(self).__name__} takes no storage_options")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # PARTIAL_GLOB
         try:
             torch.save(checkpoint, partial)
             os.replace(partial, target)

@@ -30,7 +30,7 @@ from litrl.callbacks import (
     StopRequested,
     log_hparams_to_tensorboard,
 )
-from litrl.checkpoint_io import AtomicCheckpointIO
+from litrl.checkpoint_io import AtomicCheckpointIO, remove_partial_checkpoints
 from litrl.config import resume_command
 from litrl.data.collector import CollectInterrupted, EvaluationInterrupted
 from litrl.envs import EnvFactory
@@ -110,6 +110,7 @@ def run(cfg: DictConfig) -> float:
     ]
     # Held from the first write to the last: a second resume= of this run is refused meanwhile.
     with RunDirLock(run_dir):
+        remove_partial_checkpoints(run_dir / "checkpoints")
         loggers = _loggers(
             cfg, config, run_dir, resume
         )  # the first thing that writes to the run dir

@@ -246,3 +246,21 @@ def test_a_damaged_checkpoint_is_one_line_from_the_cli(
     message = result.stderr.strip()
     assert "\n" not in message and "Traceback" not in message, message
     assert message.startswith("litrl: configuration error: ") and "fails its CRC check" in message
+
+
+def test_a_killed_checkpoint_writes_partial_file_is_removed_on_resume(compose, tmp_path: Path):
+    run(compose("total_env_steps=1024", run_dir=tmp_path))
+    # What a SIGKILL during AtomicCheckpointIO's write leaves: the file it was writing.
+    partial = tmp_path / "checkpoints" / ".last.ckpt.4242.partial"
+    partial.write_bytes(b"\0" * 1024)
+    run(
+        compose(
+            "total_env_steps=2048", "resume.allow_config_change=true", f"resume={tmp_path}",
+            run_dir=tmp_path,
+        )
+    )  # fmt: skip
+    assert not partial.exists()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "best.ckpt",
+        "last.ckpt",
+    ]
