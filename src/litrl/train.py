@@ -8,6 +8,7 @@ import signal
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,13 +44,26 @@ log = logging.getLogger(__name__)
 EVAL_METRIC = "eval/return_mean"
 
 
-def run(cfg: DictConfig) -> float:
-    """Trains the configured algorithm on the configured env.
+@dataclass
+class PreparedRun:
+    """Everything a run is built from, every config value checked, nothing written yet."""
 
-    Every object is built (and every config value checked) before the first env step.
+    run_dir: Path
+    resume: ResumePoint | None
+    env: EnvFactory
+    module: Any
+    datamodule: Any
+    stop: GracefulStop
+    callbacks: list[Callback]
+    config: dict[str, Any]
 
-    Returns:
-        The mean return of the final greedy evaluation, for a Hydra sweeper to optimise.
+
+def prepare(cfg: DictConfig) -> PreparedRun:
+    """Checks the config and builds every object of the run, before any env step and before
+    anything is written (``run`` trains what it returns; tests validate presets with it).
+
+    Raises:
+        ConfigError: a value cannot work; EnvError: the env failed its first reset and step.
     """
     check_top_level(cfg)
     if cfg.get("torch_threads"):
@@ -108,6 +122,23 @@ def run(cfg: DictConfig) -> float:
         EvalVideo(env, cfg.video.every_n_evals, seed=cfg.seed + 20_000),
         PerfBreakdown(datamodule.clock, every_env_steps=cfg.algo.log_every_env_steps),
     ]
+    return PreparedRun(run_dir, resume, env, module, datamodule, stop, callbacks, config)
+
+
+def run(cfg: DictConfig) -> float:
+    """Trains the configured algorithm on the configured env.
+
+    Every object is built (and every config value checked) before the first env step
+    (``prepare``).
+
+    Returns:
+        The mean return of the final greedy evaluation, for a Hydra sweeper to optimise.
+    """
+    prepared = prepare(cfg)
+    run_dir, resume, module, datamodule, stop = (
+        prepared.run_dir, prepared.resume, prepared.module, prepared.datamodule, prepared.stop,
+    )  # fmt: skip
+    callbacks, config = prepared.callbacks, prepared.config
     # Held from the first write to the last: a second resume= of this run is refused meanwhile.
     with RunDirLock(run_dir):
         remove_partial_checkpoints(run_dir / "checkpoints")

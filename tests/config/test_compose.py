@@ -144,3 +144,21 @@ def test_every_experiment_preset_composes_and_builds(preset: str, tmp_path: Path
     module = build(algo_kwargs, **algo_class.env_kwargs(spec))
     module.check_data(datamodule.env_steps_per_collect)
     assert datamodule.num_training_steps > 0
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_experiment_preset_passes_every_check_under_debug_smoke(preset: str, tmp_path: Path):
+    # How a user checks a preset before spending hours on it: every check of a real run, its
+    # warm-up, buffer and evaluation shrunk to the smoke budget (tests/e2e/test_presets.py
+    # trains each one, under the slow marker).
+    from litrl.train import prepare
+
+    run_dir = tmp_path / "run"
+    prepared = prepare(
+        compose_config([f"experiment={preset}", "debug=smoke", f"run_dir={run_dir}"])
+    )
+    datamodule = prepared.datamodule
+    assert datamodule.final_env_steps <= 3_048 and datamodule.eval_episodes == 2
+    assert getattr(datamodule, "warmup_env_steps", 0) <= 1_000
+    assert getattr(datamodule, "buffer_capacity", 0) <= 10_000
+    assert not run_dir.exists()  # checked and built, nothing written
