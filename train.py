@@ -9,7 +9,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from litrl import ConfigError, EnvError, RunAborted, RunInterrupted, TrainingDiverged
+from litrl import ConfigError, EnvError, OutputError, RunAborted, RunInterrupted, TrainingDiverged
 from litrl.config import expand_shorthands, register_resolvers
 from litrl.failures import clear_failure, record_failure
 
@@ -20,6 +20,7 @@ FAILURES = {
     ConfigError: (2, "configuration error"),
     EnvError: (3, "environment error"),
     TrainingDiverged: (4, "training diverged"),
+    OutputError: (5, "output error"),
 }
 log = logging.getLogger("litrl")
 

@@ -19,6 +19,11 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
+class OutputError(RuntimeError):
+    """The run's own files could not be written (its dir deleted, a full disk, a read-only
+    filesystem); the message names the path, the cause and what is kept."""
+
+
 class RunInterrupted(Exception):
     """SIGINT or SIGTERM stopped the run after a final checkpoint; ``resume=`` continues it.
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,11 +33,22 @@ from litrl.callbacks import (
     StopRequested,
     log_hparams_to_tensorboard,
 )
-from litrl.checkpoint_io import AtomicCheckpointIO, remove_partial_checkpoints
+from litrl.checkpoint_io import (
+    AtomicCheckpointIO,
+    remove_partial_checkpoints,
+    run_dir_deleted,
+)
 from litrl.config import resume_command
 from litrl.data.collector import CollectInterrupted, EvaluationInterrupted
 from litrl.envs import EnvFactory
-from litrl.errors import ConfigError, RunAborted, RunInterrupted, TrainingDiverged, check_choice
+from litrl.errors import (
+    ConfigError,
+    OutputError,
+    RunAborted,
+    RunInterrupted,
+    TrainingDiverged,
+    check_choice,
+)
 from litrl.perf import PerfBreakdown
 from litrl.resume import CONFIG_KEY, ResumePoint
 from litrl.run_dir import RunDirLock, check_before_writing
@@ -153,7 +166,7 @@ def run(cfg: DictConfig) -> float:
             num_sanity_val_steps=0,
             default_root_dir=run_dir,
             enable_model_summary=False,
-            plugins=[AtomicCheckpointIO()],
+            plugins=[AtomicCheckpointIO(run_dir)],
         )
         with warnings.catch_warnings():
             # Rollouts are produced in-process by design (worker processes would own copies of the
@@ -167,7 +180,7 @@ def run(cfg: DictConfig) -> float:
             # The DataModule's state_dict carries the rollout state, so mid-epoch resumes are exact.
             warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
             try:
-                with _long_lived_objects_frozen():
+                with _long_lived_objects_frozen(), _event_writer_errors_quiet():
                     trainer.fit(
                         module,
                         datamodule=datamodule,
@@ -180,6 +193,11 @@ def run(cfg: DictConfig) -> float:
                 pass  # the final checkpoint is written; Lightning has finalized the loggers
             except RunAborted:
                 raise RunAborted(_aborted(stop.checkpoint_path, run_dir)) from None
+            except OSError as error:  # a logger's write: TensorBoard's writer thread, the CSV
+                problem = _output_lost(error, run_dir, module.env_steps)
+                if problem is None:
+                    raise
+                raise OutputError(problem) from error
             finally:
                 datamodule.teardown("fit")  # Lightning skips the teardown hooks on an exception
     if stop.signum is not None and datamodule.evaluations_done < datamodule.num_evaluations:
@@ -226,6 +244,24 @@ def _long_lived_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def _event_writer_errors_quiet() -> Iterator[None]:
+    """TensorBoard's writer thread dies with its own traceback when a write fails (the run dir
+    deleted, a full disk); the same error reaches the training loop at its next log call, and
+    ``run`` reports it in one paragraph (``OutputError``). Other threads' errors print as ever."""
+    default = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if type(args.thread).__name__ != "_AsyncWriterThread":
+            default(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = default
+
+
 def build(node: DictConfig, *, field: str = "", **objects: Any) -> Any:
     """Calls the node's ``_target_`` with its keys plus ``objects``.
 
@@ -244,6 +280,19 @@ def _last_good(checkpoint: Path) -> str:
     return (
         f"The last good checkpoint is kept: {checkpoint}; resume= from it with "
         "resume.allow_config_change=true."
+    )
+
+
+def _output_lost(error: OSError, run_dir: Path, env_steps: int) -> str | None:
+    """Why the run could not write its own files, or None for an OSError of something else."""
+    if not run_dir.is_dir():
+        return run_dir_deleted(run_dir)
+    filename = Path(os.fsdecode(error.filename)) if error.filename else None
+    if filename is None or run_dir.absolute() not in filename.absolute().parents:
+        return None
+    return (
+        f"writing {filename} failed at env step {env_steps} ({error.strerror}), so the run "
+        f"stopped. {_last_good(run_dir / 'checkpoints' / 'last.ckpt')}"
     )
 
 

@@ -4,15 +4,18 @@ without its checkpoint, and says what happened in one paragraph."""
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from litrl import TrainingDiverged
+import litrl.train
+from litrl import OutputError, TrainingDiverged
 from litrl.envs import EnvFactory
 from litrl.events import read_scalars
 from litrl.train import run
@@ -137,3 +140,29 @@ def test_an_observation_that_leaves_its_space_mid_run_is_one_paragraph(tmp_path:
         "its step 300 returned observation 7, outside its observation_space Discrete(4)"
     ), message
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # the first interval's work is kept
+
+
+class DeleteRunDirAfter(L.Callback):
+    """Deletes the run dir after ``steps`` training steps (a user's rm -rf mid-run)."""
+
+    def __init__(self, run_dir: Path, steps: int) -> None:
+        self.run_dir, self.steps, self.seen = run_dir, steps, 0
+
+    def on_train_batch_end(self, *args) -> None:
+        self.seen += 1
+        if self.seen == self.steps:
+            shutil.rmtree(self.run_dir)
+
+
+def test_a_run_dir_deleted_while_training_stops_the_run_in_one_paragraph(
+    compose, tmp_path: Path, monkeypatch
+) -> None:
+    run_dir = tmp_path / "run"
+    build_callbacks = litrl.train._callbacks
+    monkeypatch.setattr(
+        litrl.train, "_callbacks",
+        lambda cfg, *args: [DeleteRunDirAfter(run_dir, 2), *build_callbacks(cfg, *args)],
+    )  # fmt: skip
+    with pytest.raises(OutputError, match=f"^the run dir {run_dir} was deleted while the run"):
+        run(compose("logger=tensorboard", run_dir=run_dir))
+    assert not run_dir.exists()  # not created again, half a run without its events
