@@ -10,7 +10,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from litrl import ConfigError, EnvError, OutputError, RunAborted, RunInterrupted, TrainingDiverged
-from litrl.config import expand_shorthands, register_resolvers
+from litrl.config import check_no_split_values, expand_shorthands, register_resolvers
 from litrl.failures import clear_failure, record_failure
 
 register_resolvers()  # at import: joblib/submitit workers import this module, never run it
@@ -69,5 +69,10 @@ def _job_dir() -> Path:
 
 
 if __name__ == "__main__":
+    try:
+        check_no_split_values(sys.argv[1:])
+    except ConfigError as error:
+        print(f"litrl: configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
     sys.argv[1:] = expand_shorthands(sys.argv[1:])
     main()

@@ -16,6 +16,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from litrl.errors import ConfigError
+
 # The config tree sits beside src/ in a source checkout (the supported install: pip install -e).
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 # Command-line shorthands: `resume=<path>` reads better than `resume.path=<path>`.
@@ -66,6 +68,29 @@ def expand_shorthands(overrides: Sequence[str]) -> list[str]:
         else:
             expanded.append(override)
     return with_resumed_run_overrides([_quoted_resume_path(o) for o in expanded])
+
+
+def check_no_split_values(arguments: Sequence[str]) -> None:
+    """Raise a ConfigError for a bare word right after a ``key=value`` override: a value with a
+    space that the shell split in two (``resume=/my runs/a``), which Hydra's lexer refuses with
+    a grammar error that says nothing of quoting."""
+    for i, argument in enumerate(arguments):
+        previous = arguments[i - 1] if i else ""
+        if not _is_bare_word(argument) or "=" not in previous or previous.startswith("-"):
+            continue
+        end = i
+        while end < len(arguments) and _is_bare_word(arguments[end]):
+            end += 1
+        typed = " ".join(arguments[i - 1 : end])
+        raise ConfigError(
+            f"{argument!r} follows {previous} on the command line, but each override is "
+            f"key=value: a value with a space reached litrl as separate words. Quote the whole "
+            f"override for the shell: {shlex.quote(typed)}"
+        )
+
+
+def _is_bare_word(argument: str) -> bool:
+    return "=" not in argument and not argument.startswith(("-", "~", "+"))
 
 
 def resume_path_value(raw: str) -> str:

@@ -83,18 +83,24 @@ def unknown_key(field: str, key: str, accepted: Sequence[str], owner: str) -> Co
     )
 
 
+def unwritable_dir(path: str | Path) -> str | None:
+    """Why ``path`` cannot be, or become, a writable dir (None if it can); creates nothing."""
+    path = Path(path).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
 def check_run_dir(name: str, path: str | Path) -> None:
     """Raise a ConfigError naming ``name`` unless ``path`` exists as, or can become, a writable dir.
 
     Checked without creating anything, so a run stopped by bad input leaves no empty dir.
     """
     path = Path(path).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    problem = None
-    if not existing.is_dir():
-        problem = f"{existing} is a file, not a directory"
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        problem = f"{existing} is not writable"
+    problem = unwritable_dir(path)
     if problem:
         raise ConfigError(
             f"{name}={path} cannot hold the run's output: {problem}. Point {name} at a writable "

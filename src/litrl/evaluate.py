@@ -6,6 +6,7 @@ litrl-evaluate ckpt=... (the same, as a console script)
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from litrl.arguments import EVALUATE_RANGES, EVALUATE_TYPES, check_top_level
 from litrl.config import CONFIG_DIR
 from litrl.data.collector import Episodes, evaluate
 from litrl.envs import EnvError, EnvFactory
-from litrl.errors import ConfigError
+from litrl.errors import ConfigError, unwritable_dir
 from litrl.resume import CONFIG_KEY, load_checkpoint
 from litrl.train import build
 from litrl.video import cannot_render, record_videos
@@ -50,6 +51,9 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
     """Runs the evaluate config: prints the returns and lengths, writes videos when asked."""
     check_top_level(cfg, EVALUATE_TYPES, EVALUATE_RANGES)  # before the checkpoint is read
     _check_device(str(cfg.device))
+    folder = Path(cfg.ckpt).resolve().parent.parent / "videos" / Path(cfg.ckpt).stem
+    if cfg.video:
+        _check_video_folder(folder)
     module, env = load_agent(cfg.ckpt, cfg.device)
     num_envs = max(1, min(cfg.num_envs, cfg.episodes))
     # A torch-backend batch runs on cfg.device.
@@ -65,7 +69,6 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
         f"{lengths.mean():.1f} ± {lengths.std(correction=0):.1f}"
     )
     if cfg.video:
-        folder = Path(cfg.ckpt).resolve().parent.parent / "videos" / Path(cfg.ckpt).stem
         try:
             paths = record_videos(
                 module, env, cfg.video_episodes, folder, cfg.seed, cfg.device,
@@ -73,11 +76,29 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
             )  # fmt: skip
         except EnvError:
             raise
+        except OSError as error:
+            written = Path(os.fsdecode(error.filename or "")).absolute()
+            if folder.absolute() not in (written, *written.parents):
+                raise ConfigError(f"video=true: {cannot_render(env, error)}.") from error
+            raise ConfigError(
+                f"video=true: writing the videos to {folder} failed ({error.strerror}). Point "
+                "ckpt= at a copy of the checkpoint in a writable dir, or make this one writable."
+            ) from error
         except Exception as error:
             raise ConfigError(f"video=true: {cannot_render(env, error)}.") from error
         for path in paths:
             print(f"video: {path}")
     return episodes
+
+
+def _check_video_folder(folder: Path) -> None:
+    problem = unwritable_dir(folder)
+    if problem:
+        raise ConfigError(
+            f"video=true writes MP4s to {folder}, but {problem}. Point ckpt= at a copy of the "
+            "checkpoint in a writable dir (videos go to its run dir's videos/), or make this "
+            "one writable."
+        )
 
 
 def _check_device(device: str) -> None:

@@ -132,11 +132,7 @@ def vet_resume(cfg: DictConfig) -> ResumePoint:
     if (
         written_by != current
     ):  # its weights fit no other algorithm, whatever allow_config_change says
-        raise ConfigError(
-            f"resume={cfg.resume.path}: the checkpoint was written by {written_by}, but this run's "
-            f"algo is {current}; a checkpoint continues only the algorithm that wrote it. Drop "
-            "the algo= override, or start a new run (without resume=) for the other algorithm."
-        )
+        raise ConfigError(_other_algorithm(cfg.resume.path, resume, written_by, current))
     changes = config_changes(resume.config, algorithm_config(cfg))
     if changes and not cfg.resume.allow_config_change:
         raise ConfigError(
@@ -145,6 +141,33 @@ def vet_resume(cfg: DictConfig) -> ResumePoint:
             "resume.allow_config_change=true to continue with the new values."
         )
     return resume
+
+
+def _other_algorithm(target: str, resume: ResumePoint, written_by: str, current: str) -> str:
+    """Why a checkpoint of another algorithm cannot continue this run, with the right fix:
+    an ``algo=`` override given with ``resume=``, or a checkpoint that is not the run's own."""
+    recorded = _recorded_algo(resume.run_dir)
+    if recorded == current:  # the run dir's own record trains `current`: the file is foreign
+        return (
+            f"resume={target}: {resume.checkpoint} was written by {written_by}, but the run in "
+            f"{resume.run_dir} trains {current} (its .hydra/config.yaml): the checkpoint is "
+            "another run's, copied in. Resume that run from its own dir, or put this run's own "
+            "checkpoint back."
+        )
+    return (
+        f"resume={target}: the checkpoint was written by {written_by}, but this run's algo is "
+        f"{current}; a checkpoint continues only the algorithm that wrote it. Drop the algo= "
+        "override, or start a new run (without resume=) for the other algorithm."
+    )
+
+
+def _recorded_algo(run_dir: Path) -> str | None:
+    """The algorithm the run dir's record of its start names (None without a record)."""
+    record = run_dir / ".hydra" / "config.yaml"
+    if not record.is_file():
+        return None
+    config = OmegaConf.load(record)
+    return str(OmegaConf.select(config, "algo._target_", default=None))
 
 
 def algorithm_config(cfg: DictConfig) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from litrl.config import (
     resume_command,
     resume_run_dir,
 )
-from litrl.errors import ConfigError, check_run_dir
+from litrl.errors import ConfigError, check_run_dir, unwritable_dir
 from litrl.resume import ResumePoint, vet_resume
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def take_hydra_run_dir(config: DictConfig) -> None:
             is refused.
     """
     run_dir = Path(config.hydra.run.dir)
-    check_run_dir("hydra.run.dir", run_dir)
+    check_writable(config, "hydra.run.dir", run_dir)
     missing = [path for path in (run_dir, *run_dir.parents) if not path.exists()]
     if "hydra.run.dir" not in overrides_given(config.hydra.overrides.hydra) and not (
         config.resume.path
@@ -121,7 +121,7 @@ def check_before_writing(cfg: DictConfig, field: str, run_dir: Path) -> ResumePo
         field: the key that named the run dir, for the messages (``run_dir``, ``hydra.run.dir``).
         run_dir: where the run will write.
     """
-    check_run_dir(field, run_dir)
+    check_writable(cfg, field, run_dir)
     target = cfg.resume.path
     resumed_dir = Path(resume_run_dir(str(target), "")) if target else None
     for busy in {run_dir.absolute(), *([resumed_dir.absolute()] if resumed_dir else [])}:
@@ -130,6 +130,22 @@ def check_before_writing(cfg: DictConfig, field: str, run_dir: Path) -> ResumePo
     if resume is None or resume.run_dir.resolve() != run_dir.resolve():
         check_holds_no_other_run(field, run_dir, reuse=bool(cfg.get("reuse_run_dir")))
     return resume
+
+
+def check_writable(cfg: DictConfig, field: str, run_dir: Path) -> None:
+    """Raise a ConfigError unless the run can write ``run_dir``: for a resume in the run's own
+    dir, naming the resume and what to do with a read-only run; else naming ``field``."""
+    target = cfg.resume.path
+    if not target or Path(resume_run_dir(str(target), "")).absolute() != run_dir.absolute():
+        check_run_dir(field, run_dir)
+        return
+    problem = unwritable_dir(run_dir)
+    if problem:
+        raise ConfigError(
+            f"resume={target}: the run can't continue in {run_dir}: {problem}, and a resumed run "
+            f"writes its checkpoints, events and log there. Make it writable (chmod -R u+w "
+            f"{run_dir}), or copy the run dir somewhere writable and resume the copy."
+        )
 
 
 def files_of_a_run(run_dir: Path) -> list[Path]:

@@ -55,3 +55,15 @@ def _run_dir(*overrides: str) -> str:
 )
 def test_run_dirs_are_named_after_the_env_trained(overrides: tuple[str, ...], named: str) -> None:
     assert _run_dir(*overrides) == named
+
+
+def test_a_bare_word_after_an_override_is_a_split_value_but_flag_values_are_not() -> None:
+    from litrl import ConfigError
+    from litrl.config import check_no_split_values
+
+    check_no_split_values(["--cfg", "job", "seed=1", "-m", "seed=1,2", "~env.kwargs", "+a=1"])
+    check_no_split_values(["--info", "defaults"])
+    with pytest.raises(
+        ConfigError, match=r"Quote the whole override for the shell: 'hydra.run.dir=/a b c'$"
+    ):
+        check_no_split_values(["seed=1", "hydra.run.dir=/a", "b", "c", "algo=ppo"])

@@ -4,6 +4,7 @@ Every case here is listed in the README's troubleshooting table.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -481,3 +482,80 @@ def test_rollout_larger_than_memory_is_refused_before_it_is_allocated(
     fit = int(message.split("(about ")[1].split(" env steps fit")[0].replace(",", ""))
     assert 0 < fit < 65536
     assert not (Path(cfg.run_dir) / "checkpoints").exists()  # no update was made
+
+
+def test_cli_a_checkpoint_of_another_algorithm_copied_into_a_run_dir_is_named_foreign(
+    finished_run: Path, tmp_path: Path
+):
+    ppo_run = tmp_path / "ppo"
+    assert run_cli("algo=ppo", "total_env_steps=256", tmp_path=ppo_run).returncode == 0
+    copied = tmp_path / "copied"
+    shutil.copytree(finished_run, copied)  # a DQN run ...
+    shutil.copy(ppo_run / "checkpoints" / "last.ckpt", copied / "checkpoints" / "last.ckpt")
+    result = run_cli(f"resume={copied}", tmp_path=copied)  # ... no algo= given
+    _refused(
+        result,
+        f"{copied / 'checkpoints' / 'last.ckpt'} was written by litrl.algos.PPO, but the run in "
+        f"{copied} trains litrl.algos.DQN (its .hydra/config.yaml): the checkpoint is another "
+        "run's, copied in",
+    )
+    assert "Drop the algo= override" not in result.stderr
+
+
+def _read_only(monkeypatch, folder: Path) -> None:
+    """As for a user without write permission there (these tests may run as root, who has it)."""
+    real_access = os.access
+
+    def access(path, mode, **kwargs):
+        if Path(path).absolute() == folder.absolute() and mode & os.W_OK:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+
+
+def test_resume_of_a_read_only_run_dir_names_the_resume_not_hydra_run_dir(
+    finished_run: Path, compose, monkeypatch
+):
+    _read_only(monkeypatch, finished_run)
+    with pytest.raises(ConfigError) as refused:
+        run(compose(f"resume={finished_run}", run_dir=finished_run))
+    message = str(refused.value)
+    assert message.startswith(
+        f"resume={finished_run}: the run can't continue in {finished_run}: {finished_run} is not "
+        "writable, and a resumed run writes its checkpoints, events and log there."
+    )
+    assert f"chmod -R u+w {finished_run}" in message and "hydra.run.dir" not in message
+
+
+def test_evaluate_videos_into_a_read_only_run_dir_name_the_folder_not_rendering(
+    finished_run: Path, monkeypatch
+):
+    from omegaconf import OmegaConf
+
+    from litrl.evaluate import evaluate_checkpoint
+
+    _read_only(monkeypatch, finished_run)
+    ckpt = finished_run / "checkpoints" / "best.ckpt"
+    cfg = OmegaConf.create(
+        {"ckpt": str(ckpt), "episodes": 1, "num_envs": 1, "seed": 0, "device": "cpu",
+         "video": True, "video_episodes": 1, "max_episode_steps": 100}
+    )  # fmt: skip
+    with pytest.raises(ConfigError) as refused:
+        evaluate_checkpoint(cfg)
+    message = str(refused.value)
+    assert message.startswith(
+        f"video=true writes MP4s to {finished_run / 'videos' / 'best'}, but {finished_run} is not "
+        "writable."
+    )
+    assert "render" not in message
+
+
+def test_cli_a_path_with_spaces_left_unquoted_says_how_to_quote_it(tmp_path: Path):
+    result = run_cli("resume=/my", "runs/2026-12-08_10-00-00", tmp_path=tmp_path / "run")
+    _refused(
+        result,
+        "'runs/2026-12-08_10-00-00' follows resume=/my on the command line, but each override is "
+        "key=value",
+        "Quote the whole override for the shell: 'resume=/my runs/2026-12-08_10-00-00'",
+    )
