@@ -74,8 +74,9 @@ class GuardedEnv(gym.Wrapper):
             raise EnvError(
                 self._where(f"step() at its step {self.steps}", f"returned reward {reward}")
             )
-        terminated = self._flag(terminated, "terminated")
-        truncated = self._flag(truncated, "truncated")
+        if type(terminated) is not bool or type(truncated) is not bool:  # plain bools: as is
+            terminated = self._flag(terminated, "terminated")
+            truncated = self._flag(truncated, "truncated")
         return obs, reward, terminated, truncated, info
 
     def _flag(self, value: Any, name: str) -> bool:
@@ -115,7 +116,7 @@ class GuardedEnv(gym.Wrapper):
                     )
                 )
             return
-        values = np.asarray(obs)
+        values = obs if isinstance(obs, np.ndarray) else np.asarray(obs)
         # Floats are checked whatever the space's dtype: NaN in a float array returned for an
         # integer space (an image) is no observation either.
         if values.dtype.kind == "f" and not np.isfinite(values).all():
