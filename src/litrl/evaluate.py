@@ -57,7 +57,8 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
     module, env = load_agent(cfg.ckpt, cfg.device)
     num_envs = max(1, min(cfg.num_envs, cfg.episodes))
     # A torch-backend batch runs on cfg.device.
-    envs = env.make_vector(num_envs, device=cfg.device, max_episode_steps=cfg.max_episode_steps)
+    cap = cfg.get("max_episode_steps")  # a config built by hand may leave it out: no cap
+    envs = env.make_vector(num_envs, device=cfg.device, max_episode_steps=cap)
     try:
         episodes = evaluate(module, envs, cfg.episodes, cfg.seed, torch.device(cfg.device))
     finally:
@@ -72,7 +73,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> Episodes:
         try:
             paths = record_videos(
                 module, env, cfg.video_episodes, folder, cfg.seed, cfg.device,
-                max_episode_steps=cfg.max_episode_steps,
+                max_episode_steps=cap,
             )  # fmt: skip
         except EnvError:
             raise
