@@ -110,7 +110,7 @@ class EnvPoolRaw(_HostBackend):
     def make(self, env_id: str, num_envs: int) -> Any:
         from litrl.envs.envpool_backend import default_threads
 
-        task = _factory(env_id, "envpool")._envpool_task(training=True)
+        task = _factory(env_id, "envpool").source.task(training=True)
         return _Seedless(task.make_pool(num_envs, 0, default_threads(num_envs)))
 
     def actions(self, steps: int) -> Any:

@@ -242,7 +242,7 @@ def test_atari_options_refuse_what_envpool_cannot_do() -> None:
 
 
 def test_atari_options_are_env_atari_s() -> None:
-    task = atari()._envpool_task(training=True)
+    task = atari().source.task(training=True)
     assert task.task_id == "Pong-v5"
     assert task.options == {
         "repeat_action_probability": 0.25,
@@ -257,10 +257,10 @@ def test_atari_options_are_env_atari_s() -> None:
         "use_fire_reset": False,
         "max_episode_steps": ALE_MAX_FRAMES // 4,  # 108k frames, as ALE v5's own limit
     }
-    evaluation = atari()._envpool_task(training=False)
+    evaluation = atari().source.task(training=False)
     assert evaluation.options["reward_clip"] is False
     # env.max_episode_steps counts frames for Atari, as under env=atari: 400 frames = 100 steps.
-    assert atari(max_episode_steps=400)._envpool_task(True).options["max_episode_steps"] == 100
+    assert atari(max_episode_steps=400).source.task(True).options["max_episode_steps"] == 100
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ale_py") is None, reason="needs the atari extra")

@@ -23,8 +23,8 @@ EnvPool hands back numpy batches, so its envs take the host path (``Collector``)
 - State lives in C++ and cannot be snapshotted: a resumed run restarts the envs (as for gymnasium
   envs that hold an emulator or a physics world).
 
-(About 440 lines: the checks of ids and options, the batch and the single env all read one
-``EnvPoolTask``, and the mapping's reasons read best beside its code.)
+(About 490 lines: the checks of ids and options, the backend class, the batch and the single env
+all read one ``EnvPoolTask``, and the mapping's reasons read best beside its code.)
 """
 
 from __future__ import annotations
@@ -42,10 +42,13 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from litrl.envs.guard import EnvError
+from litrl.envs.backend import EnvBackend, check_obs_space, spec_of
+from litrl.envs.guard import EnvError, GuardedEnv, check_host_batch
+from litrl.envs.spec import EnvSpec
 from litrl.errors import ConfigError, unknown_key
 
 INSTALL = 'pip install -e ".[envpool]" (litrl\'s envpool extra) or pip install envpool'
@@ -93,6 +96,72 @@ def import_envpool() -> ModuleType:
             f"env.backend=envpool needs EnvPool, which is not installed ({error}). "
             f"Install it with {INSTALL}, or use env.backend=gymnasium."
         ) from error
+
+
+class EnvPoolBackend(EnvBackend):
+    """Serves EnvPool's Atari, classic-control, Box2D and MuJoCo ids: ``EnvPoolVecEnv`` batches,
+    and one env as ``EnvPoolAsGym``. Every task has a time limit of EnvPool's, which an
+    evaluation's cap leaves as it is."""
+
+    name = "envpool"
+    own_fields = frozenset({"num_threads"})
+
+    def check(self) -> None:
+        env = self.env
+        if env.num_threads is not None and env.num_threads < 1:
+            raise ConfigError(
+                f"env.num_threads={env.num_threads} must be >= 1, or null for every core."
+            )
+        if env.entry_point is not None:
+            raise ConfigError(
+                "env.backend=envpool serves EnvPool's ids, not your own class "
+                f"env.entry_point={env.entry_point}; use env.backend=gymnasium for it."
+            )
+        task = self.task(training=True)  # checks the id and the options
+        self.task(training=False)
+        if env.reward_threshold is None:
+            env.reward_threshold = _reward_threshold(task)
+
+    def make(
+        self, render_mode: str | None, training: bool, max_episode_steps: int | None
+    ) -> gym.Env:
+        return GuardedEnv(EnvPoolAsGym(self.task(training), render_mode), self.env.name)
+
+    def make_vector(
+        self,
+        num_envs: int,
+        training: bool,
+        device: torch.device | str,
+        max_episode_steps: int | None,
+    ) -> EnvPoolVecEnv:
+        return EnvPoolVecEnv(self.task(training), num_envs, self.env.num_threads)
+
+    def spec(self) -> EnvSpec:
+        envs = self.make_vector(2, training=False, device="cpu", max_episode_steps=None)
+        try:
+            check_obs_space(self.env, envs.single_observation_space)
+            check_host_batch(envs, self.env.name)
+        finally:
+            envs.close()
+        frame_stack = 1 if self.env.atari is None else self.env.atari_options()["frame_stack"]
+        return spec_of(
+            self.env, envs.single_observation_space, envs.single_action_space, frame_stack
+        )
+
+    def task(self, training: bool) -> EnvPoolTask:
+        """The EnvPool env for the factory's config (``training``: reward clipping, life loss)."""
+        env = self.env
+        assert env.id is not None
+        atari = None if env.atari is None else env.atari_options()
+        return envpool_task(env.id, env.kwargs, atari, env.max_episode_steps, training)
+
+
+def _reward_threshold(task: EnvPoolTask) -> float | None:
+    """The id's solved return: Gymnasium's where it registers the id, else EnvPool's."""
+    if task.env_id in gym.registry:
+        return gym.spec(task.env_id).reward_threshold
+    threshold = getattr(task.config(), "reward_threshold", None)
+    return None if threshold is None else float(threshold)
 
 
 @dataclass(frozen=True)
