@@ -12,7 +12,7 @@ from gymnasium.wrappers import RecordVideo
 from PIL import Image
 from tensorboard.compat.proto.summary_pb2 import Summary
 
-from litrl.data.collector import Actor, to_env_action
+from litrl.data.collector import Actor
 from litrl.envs import EnvFactory
 
 
@@ -96,6 +96,11 @@ def video_summary(tag: str, frames: np.ndarray, fps: int) -> Summary:
     return Summary(value=[Summary.Value(tag=tag, image=image)])
 
 
+def _to_env_action(action: np.ndarray, space: gym.Space) -> np.ndarray:
+    """A policy's action as one env takes it: continuous ones clipped to the space's bounds."""
+    return np.clip(action, space.low, space.high) if isinstance(space, gym.spaces.Box) else action
+
+
 def _play(
     actor: Actor, env: gym.Env, seed: int, device: str, max_frames: int | None = None
 ) -> list[np.ndarray]:
@@ -109,6 +114,6 @@ def _play(
                 break
         obs_t = torch.as_tensor(np.asarray(obs)[None], dtype=torch.float32, device=device)
         action = actor.act(obs_t, env_steps=0, greedy=True).cpu().numpy()[0]
-        obs, _, terminated, truncated, _ = env.step(to_env_action(action, env.action_space))
+        obs, _, terminated, truncated, _ = env.step(_to_env_action(action, env.action_space))
         ended = terminated or truncated
     return frames

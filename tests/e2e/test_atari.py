@@ -57,7 +57,7 @@ def test_replay_buffer_stores_each_frame_once_as_bytes() -> None:
     assert per_transition == 2 * 84 * 84 + 8 + 4 + 1 + 1 + 1  # 2 frames, action, reward, 3 flags
     assert datamodule.collector is not None
     assert "ClipReward" in _wrappers(
-        datamodule.collector.envs.envs[0]
+        datamodule.collector.envs.envs.envs[0]  # HostVecEnv -> SyncVectorEnv -> env 0
     )  # learns from clipped rewards
     assert "ClipReward" not in _wrappers(datamodule.eval_envs.envs[0])  # scored on the game's own
     # Real Pong stacks pass the buffer's frame-stack check and come back whole.

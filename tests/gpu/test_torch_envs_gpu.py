@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from litrl.config import compose_config
-from litrl.data.collector import TensorCollector
+from litrl.data.collector import Collector
 from litrl.envs.torch_backend import TORCH_ENVS, make_torch_env
 from litrl.events import read_scalars
 from litrl.train import run
@@ -59,7 +59,7 @@ class PushBack:
 
 def test_a_collect_waits_for_the_device_once_per_chunk_not_per_step(monkeypatch) -> None:
     batch = make_torch_env("Pendulum-v1", 1_024, device="cuda", max_episode_steps=20)
-    collector = TensorCollector(batch, CUDA, seed=0)
+    collector = Collector(batch, CUDA, seed=0)
     take_episodes, chunks = collector._take_episodes, []
     monkeypatch.setattr(collector, "_take_episodes", chunks.append)  # the chunk's one sync
     torch.cuda.synchronize()

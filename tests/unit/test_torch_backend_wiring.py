@@ -1,10 +1,10 @@
 """``env.backend=torch`` wired into litrl: the factory's checks, the tensor collector, evaluation,
 the start-of-run checks, and rendering one env through gymnasium.
 
-The tensor path's reference is the host path itself: the host ``Collector`` stepping a
-``SyncVectorEnv`` of single torch envs (``TorchEnvAsGym``; env ``i`` seeded ``seed + i``, its
-autoresets going on to its next start state) sees the very same episodes as ``TensorCollector``
-on one batch, so every field of every transition and every episode statistic must agree.
+The batch's reference is the host path itself: the ``Collector`` stepping a ``SyncVectorEnv`` of
+single torch envs (``TorchEnvAsGym``; env ``i`` seeded ``seed + i``, its autoresets going on to its
+next start state) through ``HostVecEnv`` sees the very same episodes as the ``Collector`` stepping
+one batch, so every field of every transition and every episode statistic must agree.
 """
 
 from __future__ import annotations
@@ -15,14 +15,7 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from litrl.data.collector import (
-    CollectInterrupted,
-    Collector,
-    EvaluationInterrupted,
-    TensorCollector,
-    evaluate,
-    make_collector,
-)
+from litrl.data.collector import CollectInterrupted, Collector, EvaluationInterrupted, evaluate
 from litrl.envs import EnvError, EnvFactory
 from litrl.envs.guard import check_batch
 from litrl.envs.torch_backend import CartPole, make_torch_env
@@ -87,7 +80,7 @@ def test_max_episode_steps_and_reward_threshold_are_honoured() -> None:
     assert env.spec().reward_threshold == 5.0
     batch = env.make_vector(3)
     assert isinstance(batch, CartPole) and batch.max_episode_steps == 7
-    collector = make_collector(batch, CPU, seed=0)
+    collector = Collector(batch, CPU, seed=0)
     chunk = collector.collect(Balance(), 7)  # the balancing actor survives 7 steps
     assert chunk.episode_ended[:, 0].tolist() == [False] * 6 + [True]
     assert not chunk.terminated.any()
@@ -110,11 +103,13 @@ def test_the_start_of_run_check_names_a_broken_output() -> None:
 
 
 @pytest.mark.parametrize(("env_id", "limit"), [("CartPole-v1", 40), ("Pendulum-v1", 30)])
-def test_the_tensor_collector_sees_what_the_host_collector_sees(env_id: str, limit: int) -> None:
+def test_the_collector_sees_the_same_through_the_host_adapter_and_on_a_batch(
+    env_id: str, limit: int
+) -> None:
     # Time limits short enough that the chunk holds truncations (and CartPole terminations).
     host = Collector(single_envs(env_id, 4, limit), CPU, seed=5)
     batch = make_torch_env(env_id, 4, dtype=torch.float64, max_episode_steps=limit)
-    device = TensorCollector(batch, CPU, seed=5)
+    device = Collector(batch, CPU, seed=5)
     for _ in range(2):  # the second chunk starts mid-episode
         expected, actual = host.collect(Balance(), 50), device.collect(Balance(), 50)
         for field, value in expected._asdict().items():
@@ -129,7 +124,7 @@ def test_the_tensor_collector_sees_what_the_host_collector_sees(env_id: str, lim
 
 
 def test_truncated_steps_bootstrap_from_the_final_obs() -> None:
-    collector = make_collector(make_torch_env("CartPole-v1", 2, max_episode_steps=5), CPU, 0)
+    collector = Collector(make_torch_env("CartPole-v1", 2, max_episode_steps=5), CPU, 0)
     chunk = collector.collect(Balance(), 8)
     ended = chunk.episode_ended
     assert ended[4].all() and not chunk.terminated.any()
@@ -140,7 +135,7 @@ def test_truncated_steps_bootstrap_from_the_final_obs() -> None:
 
 def test_chunks_are_ordinary_tensors_that_autograd_can_use() -> None:
     # Stepped under inference_mode, stored in tensors allocated outside it.
-    chunk = make_collector(make_torch_env("CartPole-v1", 3), CPU, 0).collect(None, 4)
+    chunk = Collector(make_torch_env("CartPole-v1", 3), CPU, 0).collect(None, 4)
     assert not any(value.is_inference() for value in chunk)
     net = torch.nn.Linear(4, 1)
     net(chunk.obs).sum().backward()
@@ -149,10 +144,8 @@ def test_chunks_are_ordinary_tensors_that_autograd_can_use() -> None:
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "MountainCarContinuous-v0"])
 def test_a_stopped_collect_resumes_exactly_random_actions_included(env_id: str) -> None:
-    def make(should_stop=None) -> TensorCollector:
-        return TensorCollector(
-            make_torch_env(env_id, 3, max_episode_steps=4), CPU, 1, None, should_stop
-        )
+    def make(should_stop=None) -> Collector:
+        return Collector(make_torch_env(env_id, 3, max_episode_steps=4), CPU, 1, None, should_stop)
 
     straight = make()
     expected = [straight.collect(None, 6), straight.collect(None, 6)]
@@ -180,7 +173,7 @@ def test_a_non_finite_chunk_names_the_env_and_the_step() -> None:
             action[1] = float("nan") if env_steps >= 4 else 0.0
             return action
 
-    collector = make_collector(make_torch_env("Pendulum-v1", 2), CPU, 0)
+    collector = Collector(make_torch_env("Pendulum-v1", 2), CPU, 0)
     with pytest.raises(EnvError, match=r"env 1 returned a non-finite obs .* around env step 5"):
         collector.collect(NanAfter(), 4)
 

@@ -1,9 +1,17 @@
-"""Stepping vector envs with an actor: transitions for the buffer, episode stats, evaluation.
+"""Stepping vector envs with an actor: transitions for the storage, episode stats, evaluation.
 
-``Collector`` steps gymnasium vector envs (EnvPool's too, as ``EnvPoolVecEnv``) and stages each
-chunk on the host; the torch backend's batches get ``TensorCollector``
-(``litrl.data.tensor_collector``), which never leaves the device.
-``make_collector`` and ``evaluate`` choose by the kind of envs.
+One ``Collector`` (and one ``evaluate``) serves every env backend through the ``TensorEnvs``
+protocol (``litrl.envs.tensor_envs``): a torch-backend batch as it is, on its own device; numpy
+vector envs (gymnasium's, EnvPool's) behind ``HostVecEnv``, on the CPU. Everything a vector step
+touches stays on the envs' device: their tensors go straight into a chunk preallocated there, Box
+actions are clipped there, random warm-up actions come from the envs' own generator, episode
+returns and lengths are summed there. The host waits for the device only at the end of a chunk,
+to take the finished episodes and, for envs that do not check their own steps, to check that the
+chunk is finite (the guard's per-step check, done in bulk). One observation goes to the actor's
+device and one action batch comes back per vector step.
+
+Env steps run under ``torch.inference_mode``; the chunk is allocated outside it, so the
+transitions it hands over are ordinary tensors that the update can differentiate through.
 """
 
 from __future__ import annotations
@@ -12,13 +20,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
-from gymnasium.vector import VectorEnv
+from torch import Tensor
 
 from litrl.data.buffers import Transitions
 from litrl.data.contract import (
@@ -29,10 +36,9 @@ from litrl.data.contract import (
     OnPolicyActor,
     never_stop,
 )
-from litrl.data.tensor_collector import TensorCollector, evaluate_batch
-from litrl.envs import final_observations, is_image
-from litrl.envs.snapshot import restore, snapshot
-from litrl.envs.torch_backend import TorchVecEnv
+from litrl.envs.guard import check_finite_steps
+from litrl.envs.tensor_envs import TensorEnvs, as_tensor_envs
+from litrl.errors import ConfigError
 from litrl.perf import PhaseClock
 
 __all__ = [
@@ -42,43 +48,48 @@ __all__ = [
     "Episodes",
     "EvaluationInterrupted",
     "OnPolicyActor",
-    "TensorCollector",
     "evaluate",
-    "make_collector",
-    "to_env_action",
 ]
 log = logging.getLogger(__name__)
+EVAL_CHECK_EVERY = 16  # vector steps between an accelerator evaluation's "quotas done?" syncs
 
 
-def to_env_action(action: np.ndarray, space: gym.Space) -> np.ndarray:
-    """Actions as the env takes them: continuous ones clipped to the space's bounds.
+class ActionBounds:
+    """Clips Box actions to the space's bounds on the envs' device; Discrete actions pass as
+    they are.
 
-    The unclipped action is what the policy sampled and what its log-probability refers to,
-    so it is the one stored; only the env sees the clipped one.
+    The unclipped action is the one stored (the policy's log-probability refers to it); only
+    the env sees the clipped one.
     """
-    if isinstance(space, gym.spaces.Box):
-        return np.clip(action, space.low, space.high)
-    return action
 
+    def __init__(self, space: gym.Space, device: torch.device) -> None:
+        self.bounds: tuple[Tensor, Tensor] | None = None
+        if isinstance(space, gym.spaces.Box):
+            low, high = (torch.as_tensor(b, device=device) for b in (space.low, space.high))
+            self.bounds = (low, high)
 
-def _action_dtype(space: gym.Space) -> type:
-    return np.float32 if isinstance(space, gym.spaces.Box) else np.int64
+    def __call__(self, action: Tensor) -> Tensor:
+        return action if self.bounds is None else torch.clamp(action, *self.bounds)
 
 
 @dataclass
 class _Chunk:
-    """A chunk being collected: host arrays ``(steps, num_envs, ...)`` filled up to ``filled``.
+    """A chunk being collected: tensors ``(steps, num_envs, ...)`` filled up to ``filled``.
 
-    ``start_lengths`` is each env's episode length when the chunk began (0: a fresh episode).
+    ``episode_return`` and ``episode_length`` hold each env's return and length so far after
+    each step (read at the steps that end an episode); ``start_lengths`` is each env's episode
+    length when the chunk began (0: a fresh episode).
     """
 
-    obs: np.ndarray
-    next_obs: np.ndarray
-    action: np.ndarray
-    reward: np.ndarray
-    terminated: np.ndarray
-    truncated: np.ndarray
-    start_lengths: np.ndarray
+    obs: Tensor
+    next_obs: Tensor
+    action: Tensor
+    reward: Tensor
+    terminated: Tensor
+    truncated: Tensor
+    episode_return: Tensor
+    episode_length: Tensor
+    start_lengths: Tensor
     filled: int = 0
 
     @property
@@ -87,69 +98,75 @@ class _Chunk:
 
     def transitions(self) -> Transitions:
         return Transitions(
-            obs=torch.from_numpy(self.obs),
-            action=torch.from_numpy(self.action),
-            reward=torch.from_numpy(self.reward),
-            next_obs=torch.from_numpy(self.next_obs),
-            terminated=torch.from_numpy(self.terminated),
-            episode_ended=torch.from_numpy(self.terminated | self.truncated),
+            obs=self.obs,
+            action=self.action,
+            reward=self.reward,
+            next_obs=self.next_obs,
+            terminated=self.terminated,
+            episode_ended=self.terminated | self.truncated,
         )
 
+    def finished_episodes(self, rows: int) -> Episodes:
+        """The episodes that ended in the first ``rows`` steps, in finishing order (a host sync)."""
+        ended = self.terminated[:rows] | self.truncated[:rows]
+        returns = self.episode_return[:rows][ended].float()  # row-major: step, then env
+        return Episodes(returns.cpu(), self.episode_length[:rows][ended].cpu())
+
     def state_dict(self) -> dict[str, Any]:
-        arrays = {name: torch.from_numpy(getattr(self, name).copy()) for name in _CHUNK_ARRAYS}
-        return {**arrays, "filled": self.filled}
+        tensors = {
+            f.name: getattr(self, f.name).clone() for f in fields(self) if f.name != "filled"
+        }
+        return {**tensors, "filled": self.filled}
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> _Chunk:
-        arrays = {name: state[name].numpy().copy() for name in _CHUNK_ARRAYS}
-        return cls(**arrays, filled=state["filled"])
-
-
-_CHUNK_ARRAYS = ("obs", "next_obs", "action", "reward", "terminated", "truncated", "start_lengths")
+    def from_state_dict(cls, state: dict[str, Any], device: torch.device) -> _Chunk:
+        tensors = {
+            f.name: state[f.name].to(device, copy=True) for f in fields(cls) if f.name != "filled"
+        }
+        return cls(**tensors, filled=state["filled"])
 
 
 class Collector:
-    """Steps ``envs`` with an actor and stages the transitions on the host.
-
-    One observation goes to the device and one action batch comes back per vector step;
-    the staged chunk is written to the buffer in one copy per field.
+    """Steps a batch of envs with an actor; transitions and episode stats stay on its device.
 
     Args:
-        envs: vector env in SAME_STEP autoreset mode.
+        envs: the batch: ``TensorEnvs`` (a torch-backend batch, built on the training device),
+            or a numpy vector env in SAME_STEP autoreset mode (gymnasium's, EnvPool's).
         device: where the actor's networks live.
-        seed: seeds the envs' first reset and their action space (for random actions).
-        clock: gets the seconds spent acting (``act``) and stepping the envs (``env``).
-        should_stop: asked before every vector step; when it says True the collect stops
-            there (``CollectInterrupted``), so a stop request waits for one env step, not for
-            a whole chunk or warm-up of a slow env.
+        seed: seeds the envs' first reset and the random warm-up actions.
+        clock: gets the seconds spent acting (``act``) and stepping the envs (``env``); on a
+            GPU these are launch times (nothing here waits for the device).
+        should_stop: asked before every vector step; True stops the collect there
+            (``CollectInterrupted``; the next ``collect`` of the same length continues it), so
+            a stop request waits for one env step, not for a whole chunk or warm-up.
     """
 
     def __init__(
         self,
-        envs: VectorEnv,
-        device: torch.device,
+        envs: Any,
+        device: torch.device | str,
         seed: int,
         clock: PhaseClock | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
-        self.envs = envs
-        self.device = device
+        self.envs: TensorEnvs = as_tensor_envs(envs)
+        self.device = torch.device(device)
         self.seed = seed
         self.clock = clock or PhaseClock()
         self.should_stop = should_stop or never_stop
-        space = envs.single_observation_space
-        # Image frames stay bytes on their way to the buffer; everything else is float32.
-        self._obs_dtype = np.uint8 if is_image(space.dtype, space.shape) else np.float32
-        self.num_envs = envs.num_envs
-        self.obs, _ = envs.reset(seed=seed)
-        envs.action_space.seed(seed)
+        self.num_envs = self.envs.num_envs
+        self.obs = self.envs.reset(seed=seed)
+        self.envs.seed_actions(seed)
+        self._space = self.envs.single_action_space
+        self._clip = ActionBounds(self._space, self.envs.device)
         self.env_steps = 0
-        self._running_return = np.zeros(self.num_envs)
-        self._running_length = np.zeros(self.num_envs, dtype=np.int64)
+        on_envs = self.envs.device
+        self._running_return = torch.zeros(self.num_envs, dtype=torch.float64, device=on_envs)
+        self._running_length = torch.zeros(self.num_envs, dtype=torch.int64, device=on_envs)
         self._finished_returns: list[float] = []
         self._finished_lengths: list[int] = []
         self._chunk: _Chunk | None = None  # under way, or stopped part-way (kept for resume)
-        self._fresh_starts = np.ones(self.num_envs, dtype=bool)
+        self._fresh_starts = torch.ones(self.num_envs, dtype=torch.bool, device=on_envs)
 
     def collect(self, actor: Actor | None, steps_per_env: int) -> Transitions:
         """Takes ``steps_per_env`` vector steps; uniformly random actions when ``actor`` is None.
@@ -157,74 +174,24 @@ class Collector:
         Raises:
             CollectInterrupted: ``should_stop()`` said True before one of the steps; calling
                 ``collect`` again with the same length continues this chunk.
+            EnvError: the chunk holds a non-finite observation or reward.
         """
         chunk = self._continue_or_start(steps_per_env)
-        space = self.envs.single_action_space
-        for t in range(chunk.filled, steps_per_env):
-            if self.should_stop():
-                raise CollectInterrupted(f"stopped after {t} of {steps_per_env} vector steps")
-            chunk.obs[t] = self.obs
-            started = time.perf_counter()
-            chunk.action[t] = self._actions(actor)
-            acted = time.perf_counter()
-            self.obs, chunk.reward[t], chunk.terminated[t], chunk.truncated[t], info = (
-                self.envs.step(to_env_action(chunk.action[t], space))
-            )
-            self.clock.add("act", acted - started)
-            self.clock.add("env", time.perf_counter() - acted)
-            chunk.next_obs[t] = final_observations(self.obs, info)
-            self._track_episodes(chunk.reward[t], chunk.terminated[t] | chunk.truncated[t])
-            self.env_steps += self.num_envs
-            chunk.filled = t + 1
+        with torch.inference_mode():
+            for t in range(chunk.filled, steps_per_env):
+                if self.should_stop():
+                    raise CollectInterrupted(f"stopped after {t} of {steps_per_env} vector steps")
+                self._step(actor, chunk, t)
+                self.env_steps += self.num_envs
+                chunk.filled = t + 1
+        self._take_episodes(chunk)
         self._chunk = None
         self._fresh_starts = chunk.start_lengths == 0
         return chunk.transitions()
 
-    def fresh_starts(self) -> np.ndarray:
+    def fresh_starts(self) -> Tensor:
         """True for the envs whose episode began with the chunk ``collect`` returned last."""
-        return self._fresh_starts.copy()
-
-    def chunk_nbytes(self, steps_per_env: int) -> int:
-        """Bytes of the chunk ``collect(steps_per_env)`` fills, known before it is allocated;
-        it lives on the host (``chunk_device``)."""
-        return sum(
-            math.prod(shape) * np.dtype(dtype).itemsize
-            for shape, dtype in self._chunk_layout(steps_per_env).values()
-        )
-
-    @property
-    def chunk_device(self) -> torch.device:
-        return torch.device("cpu")
-
-    def _chunk_layout(self, steps_per_env: int) -> dict[str, tuple[tuple[int, ...], Any]]:
-        """Each staged field's shape and dtype, for ``steps_per_env`` vector steps."""
-        shape = (steps_per_env, self.num_envs)
-        obs = (shape + self.obs.shape[1:], self._obs_dtype)
-        space = self.envs.single_action_space
-        return {
-            "obs": obs,
-            "next_obs": obs,
-            "action": (shape + (space.shape or ()), _action_dtype(space)),
-            "reward": (shape, np.float32),
-            "terminated": (shape, np.bool_),
-            "truncated": (shape, np.bool_),
-        }
-
-    def _continue_or_start(self, steps_per_env: int) -> _Chunk:
-        if self._chunk is not None and self._chunk.steps == steps_per_env:
-            return self._chunk
-        if self._chunk is not None and self._chunk.filled:
-            # A collect of another length (a resume whose warm-up refills a replay buffer the
-            # checkpoint did not hold, or a changed config) starts afresh; those steps were
-            # taken, so they stay counted, but they are not stored.
-            log.info("dropping %d vector steps of a stopped collect", self._chunk.filled)
-        # Any: each field has its own array type, and the dataclass names them all.
-        empty: dict[str, Any] = {
-            name: np.empty(shape, dtype=dtype)
-            for name, (shape, dtype) in self._chunk_layout(steps_per_env).items()
-        }
-        self._chunk = _Chunk(**empty, start_lengths=self._running_length.copy())
-        return self._chunk
+        return self._fresh_starts.clone()
 
     def pop_finished_episodes(self) -> Episodes:
         """Episodes finished since the last call."""
@@ -235,27 +202,115 @@ class Collector:
         self._finished_returns, self._finished_lengths = [], []
         return episodes
 
-    def state_dict(self) -> dict[str, Any]:
-        """Where every env stands, as plain data (see ``litrl.envs.snapshot``).
+    def _step(self, actor: Actor | None, chunk: _Chunk, t: int) -> None:
+        chunk.obs[t] = self.obs  # before the step, which may reuse a host env's arrays
+        started = time.perf_counter()
+        action = self._actions(actor)
+        acted = time.perf_counter()
+        step = self.envs.step(self._clip(action))
+        self.clock.add("act", acted - started)
+        self.clock.add("env", time.perf_counter() - acted)
+        chunk.action[t] = action
+        chunk.reward[t], chunk.next_obs[t] = step.reward, step.final_obs  # truncation bootstraps
+        chunk.terminated[t], chunk.truncated[t] = step.terminated, step.truncated
+        self.obs = step.obs
+        self._running_return += step.reward
+        self._running_length += 1
+        chunk.episode_return[t], chunk.episode_length[t] = (
+            self._running_return,
+            self._running_length,
+        )
+        ended = step.terminated | step.truncated
+        self._running_return.masked_fill_(ended, 0.0)
+        self._running_length.masked_fill_(ended, 0)
 
-        ``envs`` is None when some env's state is not plain data (e.g. a Box2D world), or lives
-        in EnvPool's C++ pool (``EnvPoolVecEnv``: no per-env ``envs`` to snapshot).
-        """
-        snapshots = [snapshot(env) for env in getattr(self.envs, "envs", [])]
-        exact = bool(snapshots) and all(s is not None for s in snapshots)
+    def _actions(self, actor: Actor | None) -> Tensor:
+        if actor is None:
+            return self.envs.sample_actions()
+        # Image frames travel as bytes (4x less to copy); the CNN scales them.
+        return actor.act(self.obs.to(self.device), self.env_steps).to(self.envs.device)
+
+    def chunk_nbytes(self, steps_per_env: int) -> int:
+        """Bytes of the chunk ``collect(steps_per_env)`` fills, known before it is allocated;
+        it lives on the envs' device (``chunk_device``)."""
+        return sum(
+            math.prod(shape) * dtype.itemsize
+            for shape, dtype in self._chunk_layout(steps_per_env).values()
+        )
+
+    @property
+    def chunk_device(self) -> torch.device:
+        return self.envs.device
+
+    def _chunk_layout(self, steps_per_env: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """Each field's shape and dtype, for ``steps_per_env`` vector steps."""
+        shape = (steps_per_env, self.num_envs)
+        obs = (shape + tuple(self.obs.shape[1:]), self.obs.dtype)
         return {
-            "backend": getattr(self.envs, "backend", "gymnasium"),  # EnvPoolVecEnv: envpool
-            "obs": torch.from_numpy(np.array(self.obs)),
+            "obs": obs,
+            "next_obs": obs,
+            "action": (
+                shape + (self._space.shape or ()),
+                torch.float32 if self._clip.bounds is not None else torch.int64,
+            ),
+            "reward": (shape, torch.float32),
+            "terminated": (shape, torch.bool),
+            "truncated": (shape, torch.bool),
+            "episode_return": (shape, torch.float64),
+            "episode_length": (shape, torch.int64),
+        }
+
+    def _continue_or_start(self, steps_per_env: int) -> _Chunk:
+        if self._chunk is not None and self._chunk.steps == steps_per_env:
+            return self._chunk
+        if self._chunk is not None and self._chunk.filled:
+            # A collect of another length (a resume whose warm-up refills a replay buffer the
+            # checkpoint did not hold, or a changed config) starts afresh; those steps were
+            # taken, so they stay counted (their finished episodes reported), not stored.
+            log.info("dropping %d vector steps of a stopped collect", self._chunk.filled)
+            self._take_episodes(self._chunk)
+        # Any: the chunk's fields are tensors, its ``filled`` an int; the dataclass names them.
+        empty: dict[str, Any] = {
+            name: torch.empty(shape, dtype=dtype, device=self.envs.device)
+            for name, (shape, dtype) in self._chunk_layout(steps_per_env).items()
+        }
+        self._chunk = _Chunk(**empty, start_lengths=self._running_length.clone())
+        return self._chunk
+
+    def _take_episodes(self, chunk: _Chunk) -> None:
+        """Checks the filled rows (for envs that do not check their own steps) and moves their
+        finished episodes to the host (the chunk's host syncs; none happen per vector step)."""
+        rows = chunk.filled
+        if not self.envs.checks_each_step:
+            check_finite_steps(
+                getattr(self.envs, "env_id", type(self.envs).__name__),
+                self.env_steps - rows * self.num_envs,
+                obs=chunk.next_obs[:rows],
+                reward=chunk.reward[:rows],
+            )
+        episodes = chunk.finished_episodes(rows)
+        self._finished_returns += episodes.returns.tolist()
+        self._finished_lengths += episodes.lengths.tolist()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where every env stands, as tensors (on the envs' device) and plain data.
+
+        ``envs`` is None when the envs' state is not plain data (a Box2D world, an emulator,
+        EnvPool's C++ pool): a resumed run then resets them.
+        """
+        return {
+            "backend": self.envs.backend,
+            "obs": self.obs.clone(),
             "env_steps": self.env_steps,
-            "running_return": torch.from_numpy(self._running_return.copy()),
-            "running_length": torch.from_numpy(self._running_length.copy()),
-            "envs": snapshots if exact else None,
-            "action_space_rng": self.envs.action_space.np_random.bit_generator.state,
+            "running_return": self._running_return.clone(),
+            "running_length": self._running_length.clone(),
+            "envs": self.envs.state_dict(),
+            "actions": self.envs.actions_state(),
             "chunk": self._chunk.state_dict() if self._chunk is not None else None,
-            # Episodes finished by a collect stopped part-way, not yet handed to the module.
+            # Episodes finished by a dropped collect, not yet handed to the module.
             "finished_returns": list(self._finished_returns),
             "finished_lengths": list(self._finished_lengths),
-            "fresh_starts": torch.from_numpy(self._fresh_starts.copy()),
+            "fresh_starts": self._fresh_starts.clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> bool:
@@ -265,103 +320,117 @@ class Collector:
             True if the envs continue their episodes exactly; False if they could not be
             snapshotted and were reset instead (their unfinished episodes are dropped).
         """
+        saved_backend = state.get("backend", "gymnasium")
+        if saved_backend != self.envs.backend:
+            raise ConfigError(
+                f"the checkpoint's envs ran on env.backend={saved_backend}, this run's on "
+                f"env.backend={self.envs.backend}: resume with the backend the run was started with."
+            )
+        self._load_actions_state(state)
         self.env_steps = state["env_steps"]
-        self.envs.action_space.np_random.bit_generator.state = state["action_space_rng"]
         self._finished_returns = list(state.get("finished_returns", []))
         self._finished_lengths = list(state.get("finished_lengths", []))
-        chunk = state.get("chunk")
-        self._chunk = _Chunk.from_state_dict(chunk) if chunk is not None else None
+        self._chunk = self._saved_chunk(state.get("chunk"))
         if "fresh_starts" in state:
-            self._fresh_starts = state["fresh_starts"].numpy().copy()
+            self._fresh_starts = state["fresh_starts"].to(self.envs.device, copy=True)
         if state["envs"] is None:
             if self._chunk is not None and self._chunk.filled:
                 # The envs restart below: the stopped chunk's last step ends its episodes.
                 self._chunk.truncated[self._chunk.filled - 1] = True
-            self.obs, _ = self.envs.reset(seed=self.seed + self.env_steps)
-            self._running_return[:] = 0.0
-            self._running_length[:] = 0
+            self.obs = self.envs.reset(seed=self.seed + self.env_steps)
+            self._running_return.zero_()
+            self._running_length.zero_()
             return False
-        for env, env_state in zip(self.envs.envs, state["envs"], strict=True):  # type: ignore[attr-defined]
-            restore(env, env_state)
-        self.obs = state["obs"].numpy().copy()
-        self._running_return = state["running_return"].numpy().copy()
-        self._running_length = state["running_length"].numpy().copy()
+        self.envs.load_state_dict(state["envs"])
+        on_envs = {"device": self.envs.device, "copy": True}
+        self.obs = state["obs"].to(dtype=self.obs.dtype, **on_envs)
+        self._running_return = state["running_return"].to(dtype=torch.float64, **on_envs)
+        self._running_length = state["running_length"].to(dtype=torch.int64, **on_envs)
         return True
 
-    def _actions(self, actor: Actor | None) -> np.ndarray:
-        if actor is None:
-            return self.envs.action_space.sample()
-        # Image frames travel as bytes (4x less to copy); the CNN scales them.
-        dtype = torch.uint8 if self._obs_dtype == np.uint8 else torch.float32
-        obs = torch.as_tensor(self.obs, dtype=dtype, device=self.device)
-        return actor.act(obs, self.env_steps).cpu().numpy()
+    def _load_actions_state(self, state: dict[str, Any]) -> None:
+        # "action_space_rng" and "action_generator": the keys of checkpoints written before
+        # litrl had one collector (the host and the torch backend's).
+        saved = next(
+            state[k] for k in ("actions", "action_space_rng", "action_generator") if k in state
+        )
+        try:
+            self.envs.load_actions_state(saved)
+        except ValueError as error:
+            raise ConfigError(
+                f"the checkpoint's random-action generator does not fit one on {self.envs.device} "
+                "(a CPU and a CUDA generator differ): resume on the device type the run used."
+            ) from error
 
-    def _track_episodes(self, reward: np.ndarray, ended: np.ndarray) -> None:
-        self._running_return += reward
-        self._running_length += 1
-        for i in np.flatnonzero(ended):
-            self._finished_returns.append(float(self._running_return[i]))
-            self._finished_lengths.append(int(self._running_length[i]))
-        self._running_return[ended] = 0.0
-        self._running_length[ended] = 0
-
-
-def make_collector(
-    envs: VectorEnv | TorchVecEnv,
-    device: torch.device,
-    seed: int,
-    clock: PhaseClock | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> Collector | TensorCollector:
-    """The collector for these envs: ``TensorCollector`` for a torch-backend batch, else
-    ``Collector`` (same arguments)."""
-    if isinstance(envs, TorchVecEnv):
-        return TensorCollector(envs, device, seed, clock, should_stop)
-    return Collector(envs, device, seed, clock, should_stop)
+    def _saved_chunk(self, chunk: dict[str, Any] | None) -> _Chunk | None:
+        if chunk is None:
+            return None
+        if "episode_return" not in chunk:
+            # A host collector's chunk from before litrl had one collector: it tracked episodes
+            # as it went, so its rows cannot be continued; the collect under way restarts.
+            log.info(
+                "dropping %d vector steps of a stopped collect (older checkpoint)", chunk["filled"]
+            )
+            return None
+        return _Chunk.from_state_dict(chunk, self.envs.device)
 
 
 def evaluate(
     actor: Actor,
-    envs: VectorEnv | TorchVecEnv,
+    envs: Any,
     episodes: int,
     seed: int,
-    device: torch.device,
+    device: torch.device | str,
     should_stop: Callable[[], bool] | None = None,
 ) -> Episodes:
-    """Runs ``episodes`` greedy episodes spread over the sub-envs.
+    """Runs ``episodes`` greedy episodes spread over the envs (``Collector``'s kinds).
 
-    Each sub-env gets a fixed quota up front, so short episodes are not over-counted the way
-    "first N to finish" would count them. A torch-backend batch is evaluated on its own device
-    (``evaluate_batch``).
+    Each env gets a fixed quota up front, so short episodes are not over-counted the way "first
+    N to finish" would count them. The per-step bookkeeping stays on the envs' device; on an
+    accelerator the host asks whether the quotas are met every ``EVAL_CHECK_EVERY`` vector steps
+    (envs whose quota is met keep stepping meanwhile, unrecorded), on the CPU, where reading a
+    tensor costs no wait, at every step, and the episode records are only updated at the steps
+    that end an episode.
 
     Raises:
         EvaluationInterrupted: ``should_stop()``, asked before every vector step, said True.
     """
-    if isinstance(envs, TorchVecEnv):
-        return evaluate_batch(actor, envs, episodes, seed, should_stop)
+    tensor_envs = as_tensor_envs(envs)
     should_stop = should_stop or never_stop
-    quota = np.full(envs.num_envs, episodes // envs.num_envs)
-    quota[: episodes % envs.num_envs] += 1
-    returns: list[float] = []
-    lengths: list[int] = []
-    running_return = np.zeros(envs.num_envs)
-    running_length = np.zeros(envs.num_envs, dtype=np.int64)
-    obs, _ = envs.reset(seed=seed)
-    while quota.any():
-        if should_stop():
-            raise EvaluationInterrupted(f"stopped with {len(returns)} of {episodes} episodes done")
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
-        action = actor.act(obs_t, env_steps=0, greedy=True).cpu().numpy()
-        obs, reward, terminated, truncated, _ = envs.step(
-            to_env_action(action, envs.single_action_space)
-        )
-        running_return += reward
-        running_length += 1
-        for i in np.flatnonzero((terminated | truncated) & (quota > 0)):
-            returns.append(float(running_return[i]))
-            lengths.append(int(running_length[i]))
-            quota[i] -= 1
-        ended = terminated | truncated
-        running_return[ended] = 0.0
-        running_length[ended] = 0
-    return Episodes(torch.tensor(returns), torch.tensor(lengths))
+    n, on_envs, device = tensor_envs.num_envs, tensor_envs.device, torch.device(device)
+    quota = torch.full((n,), episodes // n, device=on_envs)
+    quota[: episodes % n] += 1
+    running_return = torch.zeros(n, dtype=torch.float64, device=on_envs)
+    running_length = torch.zeros(n, dtype=torch.int64, device=on_envs)
+    counted: list[Tensor] = []  # per recorded step: which envs finished an episode that counts
+    returns: list[Tensor] = []
+    lengths: list[Tensor] = []
+    clip = ActionBounds(tensor_envs.single_action_space, on_envs)
+    on_cpu = on_envs.type == "cpu"
+    check_every = 1 if on_cpu else EVAL_CHECK_EVERY
+    with torch.inference_mode():
+        obs, t = tensor_envs.reset(seed=seed), 0
+        # Every episode ends by the time limit at the latest, so the quotas are met in the end.
+        while t % check_every or bool(quota.any()):
+            if should_stop():
+                done = int(torch.stack(counted).sum()) if counted else 0
+                raise EvaluationInterrupted(f"stopped with {done} of {episodes} episodes done")
+            action = actor.act(obs.to(device), env_steps=0, greedy=True).to(on_envs)
+            step = tensor_envs.step(clip(action))
+            obs, t = step.obs, t + 1
+            running_return += step.reward
+            running_length += 1
+            ended = step.terminated | step.truncated
+            if on_cpu and not ended.any():
+                continue
+            counts = ended & (quota > 0)
+            counted.append(counts)
+            returns.append(running_return.clone())
+            lengths.append(running_length.clone())
+            quota -= counts.long()
+            running_return.masked_fill_(ended, 0.0)
+            running_length.masked_fill_(ended, 0)
+    if not counted:
+        return Episodes(torch.zeros(0), torch.zeros(0, dtype=torch.int64))
+    mask = torch.stack(counted)  # (steps, n), read row-major: in finishing order
+    return Episodes(torch.stack(returns)[mask].float().cpu(), torch.stack(lengths)[mask].cpu())

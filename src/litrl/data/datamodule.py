@@ -21,15 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
-from litrl.data.collector import (
-    Actor,
-    Collector,
-    Episodes,
-    OnPolicyActor,
-    TensorCollector,
-    evaluate,
-    make_collector,
-)
+from litrl.data.collector import Actor, Collector, Episodes, OnPolicyActor, evaluate
 from litrl.data.fields import FieldSpec, action_field, obs_field
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 from litrl.data.memory import check_fits
@@ -149,7 +141,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         self.should_stop = should_stop
         self.evaluations_done = 0
         self.clock = PhaseClock()  # seconds in env stepping, acting and the buffer (perf/*)
-        self.collector: Collector | TensorCollector | None = None
+        self.collector: Collector | None = None
         self.resumed_exactly: bool | None = None  # set by load_state_dict
         self._pending_state: dict[str, Any] | None = None
 
@@ -209,7 +201,7 @@ class EnvRolloutDataModule(L.LightningDataModule):
         self._check_actor()
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         envs = self.env.make_vector(self.num_envs, training=True, device=device)
-        self.collector = make_collector(envs, device, self.seed, self.clock, self.should_stop)
+        self.collector = Collector(envs, device, self.seed, self.clock, self.should_stop)
         self.eval_envs = self.env.make_vector(
             self.eval_num_envs, device=device, max_episode_steps=self.eval_max_episode_steps
         )

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 from gymnasium.vector import SyncVectorEnv
 
@@ -172,18 +171,3 @@ class EnvFactory:
         envpool backends: a batch of two, ``check_batch`` / ``check_host_batch``).
         """
         return self.source.spec()
-
-
-def final_observations(next_obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-    """The observation each sub-env actually reached this step.
-
-    Under SAME_STEP autoreset, ``next_obs`` of a finished sub-env is the reset observation of
-    its new episode; the state the finished episode ended in is ``info["final_obs"]``.
-    """
-    ended = info.get("_final_obs")
-    if ended is None or not ended.any():
-        return next_obs
-    reached = next_obs.copy()
-    for i in np.flatnonzero(ended):
-        reached[i] = info["final_obs"][i]
-    return reached

@@ -53,6 +53,9 @@ class TorchVecEnv(ABC):
     """
 
     env_id: ClassVar[str]
+    backend: ClassVar[str] = "torch"  # the collector's checkpoint tag
+    # Outputs are checked by the collector once per chunk (a per-step check would sync).
+    checks_each_step: ClassVar[bool] = False
     state_dim: ClassVar[int]
     start_low: ClassVar[tuple[float, ...]]
     start_high: ClassVar[tuple[float, ...]]
@@ -80,6 +83,7 @@ class TorchVecEnv(ABC):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.num_envs, self.device, self.dtype = num_envs, torch.device(device), dtype
+        self._action_generator = torch.Generator(self.device).manual_seed(0)  # seed_actions
         self._action_shape = (num_envs, *(self.single_action_space.shape or ()))
         self._start_low = torch.tensor(self.start_low, dtype=dtype, device=self.device)[:, None]
         high = torch.tensor(self.start_high, dtype=dtype, device=self.device)[:, None]
@@ -171,6 +175,40 @@ class TorchVecEnv(ABC):
         self.final_state = next_state
         obs, final_obs = self.observe(self.state), self.observe(next_state)
         return TorchStep(obs, reward, terminated, truncated, final_obs)
+
+    def seed_actions(self, seed: int) -> None:
+        """Seeds ``sample_actions``' generator, which lives on the batch's device."""
+        self._action_generator = torch.Generator(self.device).manual_seed(seed)
+
+    def sample_actions(self) -> Tensor:
+        """Uniformly random actions for every env (the space's bounds for a Box), drawn on the
+        device from the generator ``seed_actions`` seeded."""
+        space, generator = self.single_action_space, self._action_generator
+        shape = (self.num_envs, *(space.shape or ()))
+        if isinstance(space, gym.spaces.Discrete):
+            draw = torch.randint(int(space.n), shape, generator=generator, device=self.device)
+            return draw + int(space.start)
+        assert isinstance(space, gym.spaces.Box)
+        low = torch.as_tensor(space.low, device=self.device)
+        high = torch.as_tensor(space.high, device=self.device)
+        return low + torch.rand(shape, generator=generator, device=self.device) * (high - low)
+
+    def actions_state(self) -> Tensor:
+        """The random-action generator's state (``load_actions_state`` restores it)."""
+        return self._action_generator.get_state()
+
+    def load_actions_state(self, state: Tensor) -> None:
+        """Continues the random actions where ``actions_state`` left them.
+
+        Raises:
+            ValueError: the state is another kind of generator's (a CUDA one on a CPU batch).
+        """
+        try:
+            self._action_generator.set_state(state.cpu())
+        except RuntimeError as error:
+            raise ValueError(
+                f"a random-action generator state does not fit one on {self.device}: {error}"
+            ) from error
 
     def state_dict(self) -> dict[str, Tensor]:
         """Copies of everything the future of this batch depends on (plain tensors)."""
