@@ -105,3 +105,64 @@ def test_a_collect_stopped_part_way_continues_from_its_state_dict():
         assert torch.equal(getattr(rest, field), expected), field
     assert resumed.env_steps == 8
     assert resumed.fresh_starts().tolist() == [True, True]  # the chunk began with the episodes
+
+
+def _cartpoles(num_envs: int = 2) -> SyncVectorEnv:
+    return EnvFactory("CartPole-v1").make_vector(num_envs)
+
+
+def _as_written_by_the_host_collector(state: dict) -> dict:
+    """A state dict in the format of the host collector litrl had before one collector served
+    every backend: numpy's action RNG under its own key, a chunk without per-step episode sums."""
+    old = dict(state, action_space_rng=state["actions"])
+    del old["actions"], old["backend"]  # the host collector's checkpoints of gymnasium envs
+    if old["chunk"] is not None:
+        chunk = dict(old["chunk"])
+        del chunk["episode_return"], chunk["episode_length"]
+        old["chunk"] = chunk
+    return old
+
+
+def test_a_checkpoint_of_the_old_host_collector_resumes_exactly_between_chunks():
+    straight = Collector(_cartpoles(), torch.device("cpu"), seed=3)
+    straight.collect(None, 5)
+    expected = straight.collect(None, 5)
+    stopped = Collector(_cartpoles(), torch.device("cpu"), seed=3)
+    stopped.collect(None, 5)
+    resumed = Collector(_cartpoles(), torch.device("cpu"), seed=3)
+    assert resumed.load_state_dict(_as_written_by_the_host_collector(stopped.state_dict()))
+    rest = resumed.collect(None, 5)
+    for field, value in expected._asdict().items():
+        assert torch.equal(getattr(rest, field), value), field
+
+
+def test_an_old_host_checkpoint_stopped_mid_collect_restarts_that_collect():
+    asked = []
+    stopped = Collector(
+        _cartpoles(),
+        torch.device("cpu"),
+        seed=3,
+        should_stop=lambda: asked.append(1) or len(asked) > 2,
+    )
+    with pytest.raises(CollectInterrupted):
+        stopped.collect(None, 5)
+    resumed = Collector(_cartpoles(), torch.device("cpu"), seed=3)
+    resumed.load_state_dict(_as_written_by_the_host_collector(stopped.state_dict()))
+    chunk = resumed.collect(None, 5)  # a whole chunk, from where the envs stood
+    assert chunk.obs.shape[0] == 5 and resumed.env_steps == 2 * 2 + 5 * 2
+    assert torch.equal(chunk.obs[0], stopped.obs)
+
+
+def test_a_checkpoint_of_the_old_torch_collector_resumes_its_random_actions():
+    from litrl.envs.torch_backend import make_torch_env
+
+    straight = Collector(make_torch_env("CartPole-v1", 3), torch.device("cpu"), seed=1)
+    straight.collect(None, 4)
+    expected = straight.collect(None, 4)
+    stopped = Collector(make_torch_env("CartPole-v1", 3), torch.device("cpu"), seed=1)
+    stopped.collect(None, 4)
+    state = stopped.state_dict()
+    state["action_generator"] = state.pop("actions")  # the torch collector's own key
+    resumed = Collector(make_torch_env("CartPole-v1", 3), torch.device("cpu"), seed=1)
+    resumed.load_state_dict(state)
+    assert torch.equal(resumed.collect(None, 4).action, expected.action)
