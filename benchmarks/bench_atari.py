@@ -76,8 +76,9 @@ def worker(accelerator: str, env_steps: int, game: str, torch_threads: int) -> d
 
 def sample_cost(device: str, capacity: int = 20_000, num_envs: int = 8, repeats: int = 50) -> dict:
     """Bytes per transition and milliseconds per ``sample(64, 32, n_step=3)``, both buffers."""
-    from litrl.data.buffers import ReplayBuffer, Transitions
+    from litrl.data.buffers import ReplayBuffer
     from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
+    from litrl.data.record import transitions
 
     steps, shape = capacity // num_envs, (4, 84, 84)
     generator = torch.Generator().manual_seed(0)
@@ -86,13 +87,13 @@ def sample_cost(device: str, capacity: int = 20_000, num_envs: int = 8, repeats:
     )
     frames[:3] = frames[3]  # the episode starts padded with its reset frame, as FrameStack does
     stacks = frames.unfold(0, 4, 1).permute(0, 1, 4, 2, 3)  # (steps + 1, envs, 4, 84, 84)
-    chunk = Transitions(
+    chunk = transitions(
         obs=stacks[:steps].contiguous(),
         action=torch.zeros(steps, num_envs, dtype=torch.long),
         reward=torch.zeros(steps, num_envs),
         next_obs=stacks[1:].contiguous(),
         terminated=torch.zeros(steps, num_envs, dtype=torch.bool),
-        episode_ended=torch.zeros(steps, num_envs, dtype=torch.bool),
+        truncated=torch.zeros(steps, num_envs, dtype=torch.bool),
     )
     result = {}
     for name, cls in (("whole_stacks", ReplayBuffer), ("frames_once", FrameStackReplayBuffer)):

@@ -72,8 +72,7 @@ def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
         buffer.extend(collector.collect(actor, data.env_steps_per_collect // data.num_envs))
         collector.pop_finished_episodes()
         sample = buffer.sample(data.updates_per_collect, data.batch_size, data.n_step)
-        for i in range(data.updates_per_collect):
-            minibatch = type(sample)(*(field[i] for field in sample))
+        for minibatch in sample.unbind(0):  # as litrl's replay_minibatches
             loss, _ = td_loss(q_net, target_net, minibatch, algo.gamma, algo.double_q, algo.loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
+from tensordict import TensorDict
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -24,9 +25,9 @@ from litrl.algos.continuous import twin_critics
 from litrl.algos.off_policy import soft_update
 from litrl.algos.sac import SAC, SquashedGaussianActor, min_q, sac_target
 from litrl.algos.td3 import TD3, DeterministicActor, td3_target
-from litrl.data.buffers import NStepSample, ReplayBuffer
+from litrl.data.buffers import ReplayBuffer
 from litrl.data.collector import Collector, evaluate
-from litrl.data.fields import action_field, obs_field
+from litrl.data.record import action_field, obs_field
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.nets import obs_encoder
 
@@ -83,14 +84,14 @@ class PlainTD3:
             action = (action + noise).clamp(-1.0, 1.0)
         return self.actor.to_env(action)
 
-    def learn(self, batch: NStepSample) -> None:
+    def learn(self, batch: TensorDict) -> None:
         a = self.algo
         target = td3_target(
             self.target_actor, self.target_critics, batch, a.gamma, a.target_policy_noise,
             a.target_noise_clip,
         )  # fmt: skip
-        unit_action = self.actor.to_unit(batch.action)
-        q_values = [critic(batch.obs, unit_action) for critic in self.critics]
+        unit_action = self.actor.to_unit(batch["action"])
+        q_values = [critic(batch["obs"], unit_action) for critic in self.critics]
         critic_loss = torch.stack([F.mse_loss(q, target) for q in q_values]).sum()
         optimizer_step(
             self.critic_optimizer, critic_loss, self.critics.parameters(), a.grad_clip_mode,
@@ -99,7 +100,7 @@ class PlainTD3:
         self.critic_updates += 1
         if self.critic_updates % a.policy_delay:
             return
-        actor_loss = -self.critics[0](batch.obs, self.actor.normalized(batch.obs)).mean()
+        actor_loss = -self.critics[0](batch["obs"], self.actor.normalized(batch["obs"])).mean()
         optimizer_step(
             self.actor_optimizer, actor_loss, self.actor.parameters(), a.grad_clip_mode,
             a.grad_clip,
@@ -145,24 +146,24 @@ class PlainSAC:
         action = self.actor.deterministic(obs) if greedy else self.actor.sample(obs)[0]
         return self.actor.to_env(action)
 
-    def learn(self, batch: NStepSample) -> None:
+    def learn(self, batch: TensorDict) -> None:
         a = self.algo
-        action, log_prob = self.actor.sample(batch.obs)
+        action, log_prob = self.actor.sample(batch["obs"])
         alpha = self.log_alpha.detach().exp()  # this step's losses use alpha before its update
         if self.alpha_optimizer is not None:
             alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
             optimizer_step(self.alpha_optimizer, alpha_loss, [self.log_alpha])
 
         target = sac_target(self.actor, self.target_critics, batch, a.gamma, alpha)
-        unit_action = self.actor.to_unit(batch.action)
-        q_values = [critic(batch.obs, unit_action) for critic in self.critics]
+        unit_action = self.actor.to_unit(batch["action"])
+        q_values = [critic(batch["obs"], unit_action) for critic in self.critics]
         critic_loss = 0.5 * torch.stack([F.mse_loss(q, target) for q in q_values]).sum()
         optimizer_step(
             self.critic_optimizer, critic_loss, self.critics.parameters(), a.grad_clip_mode,
             a.grad_clip,
         )  # fmt: skip
 
-        actor_loss = (alpha * log_prob - min_q(self.critics, batch.obs, action)).mean()
+        actor_loss = (alpha * log_prob - min_q(self.critics, batch["obs"], action)).mean()
         optimizer_step(
             self.actor_optimizer, actor_loss, self.actor.parameters(), a.grad_clip_mode,
             a.grad_clip,
@@ -215,8 +216,8 @@ def train_plain(cfg: DictConfig) -> list[tuple[int, float]]:
         buffer.extend(collector.collect(agent, data.env_steps_per_collect // data.num_envs))
         sample = buffer.sample(data.updates_per_collect, data.batch_size, data.n_step)
         collector.pop_finished_episodes()
-        for i in range(data.updates_per_collect):
-            agent.learn(NStepSample(*(field[i] for field in sample)))
+        for minibatch in sample.unbind(0):  # as litrl's replay_minibatches
+            agent.learn(minibatch)
         if (step + 1) % steps_per_eval == 0:
             episodes = evaluate(
                 agent, eval_envs, cfg.eval.episodes, cfg.seed + 10_000 + len(history), device

@@ -12,6 +12,7 @@ import math
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from tensordict import TensorDict
 from torch import Tensor
 
 from litrl.algos.a2c import approx_kl
@@ -19,7 +20,6 @@ from litrl.algos.heads import ActorCritic
 from litrl.algos.ppo import PPO_DEFAULTS, clipped_surrogate_loss, clipped_value_loss
 from litrl.algos.returns import gae
 from litrl.algos.schedules import decay
-from litrl.data.buffers import Transitions
 from litrl.data.collector import Collector, evaluate
 from litrl.envs import EnvFactory
 
@@ -35,21 +35,27 @@ class Sampler:
         return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
 
 
-def _advantages(net: ActorCritic, steps: Transitions, gamma: float, lam: float):
+def _advantages(net: ActorCritic, steps: TensorDict, gamma: float, lam: float):
     """Log-probs, values, advantages and returns of one rollout under the collecting net."""
     with torch.no_grad():
-        obs, action = steps.obs.flatten(0, 1), steps.action.flatten(0, 1)
+        obs, action = steps["obs"].flatten(0, 1), steps["action"].flatten(0, 1)
         distribution, value = net.distribution_and_value(obs)
-        value = value.view_as(steps.reward)
+        value = value.view_as(steps["reward"])
         next_value = torch.empty_like(value)
         next_value[:-1] = value[1:]
-        next_value[-1] = net.value(steps.next_obs[-1])
-        truncated = steps.episode_ended & ~steps.terminated
+        next_value[-1] = net.value(steps["next_obs"][-1])
+        truncated = steps["truncated"] & ~steps["terminated"]
         truncated[-1] = False
         if truncated.any():
-            next_value[truncated] = net.value(steps.next_obs[truncated])
+            next_value[truncated] = net.value(steps["next_obs"][truncated])
         advantage, returns = gae(
-            steps.reward, value, next_value, steps.terminated, steps.episode_ended, gamma, lam
+            steps["reward"],
+            value,
+            next_value,
+            steps["terminated"],
+            steps["terminated"] | steps["truncated"],
+            gamma,
+            lam,
         )
     log_prob = distribution.log_prob(action)
     return obs, action, log_prob, value.flatten(), advantage.flatten(), returns.flatten()

@@ -11,7 +11,8 @@
 # the benchmarks' JSON. Run directories and full logs stay in $WORK (default /tmp/gpu-check); a
 # failed step's log tail goes into summary.txt.
 # Expects wheels in .whl/ (carried: it is git-ignored) for what the machine lacks: hydra-core,
-# omegaconf, antlr4-python3-runtime, gymnasium, farama-notifications, ale-py (py3.12).
+# omegaconf, antlr4-python3-runtime, gymnasium, farama-notifications, ale-py (py3.12), and
+# tensordict with pyvers (litrl's records; pure-Python wheels).
 # EnvPool (optional step): the cp312 envpool wheel is 53 MB and `import envpool` also wants
 # dm-env, optree, matplotlib, pillow and packaging (~20 MB more) and envpool_assets' atari/ folder
 # (0.6 MB of a 62 MB wheel): more than the 64 MiB one device call carries. Carry them over two
@@ -22,7 +23,7 @@ out=${1:-${OUT:-/tmp/gpu-check-out}}
 work=${WORK:-/tmp/gpu-check}
 mkdir -p "$out" "$work"
 # /tmp/site: the carried wheels, installed by this call or an earlier one on the same machine.
-if [ -d .whl ] && ! PYTHONPATH=/tmp/site python3 -c "import hydra, gymnasium, ale_py, cv2" 2>/dev/null; then
+if [ -d .whl ] && ! PYTHONPATH=/tmp/site python3 -c "import hydra, gymnasium, ale_py, cv2, tensordict" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
 fi
 if [ -d /tmp/site ]; then export PYTHONPATH=/tmp/site; fi

@@ -52,7 +52,9 @@ def test_replay_buffer_stores_each_frame_once_as_bytes() -> None:
     datamodule = ReplayDataModule(_pong(), num_envs=2, buffer_capacity=1024, warmup_env_steps=0)
     datamodule.setup("fit")
     buffer = datamodule.buffer
-    assert isinstance(buffer, FrameStackReplayBuffer) and buffer.frames.dtype == torch.uint8
+    assert (
+        isinstance(buffer, FrameStackReplayBuffer) and buffer.storage["frames"].dtype == torch.uint8
+    )
     per_transition = buffer.nbytes / 1024
     assert per_transition == 2 * 84 * 84 + 8 + 4 + 1 + 1 + 1  # 2 frames, action, reward, 3 flags
     assert datamodule.collector is not None
@@ -64,11 +66,11 @@ def test_replay_buffer_stores_each_frame_once_as_bytes() -> None:
     chunk = datamodule.collector.collect(None, 40)
     buffer.extend(chunk)
     rebuilt = buffer.windows(torch.arange(40).repeat(2), torch.arange(2).repeat_interleave(40), 1)
-    assert torch.equal(rebuilt.obs, chunk.obs.transpose(0, 1).flatten(0, 1))
-    assert torch.equal(rebuilt.next_obs, chunk.next_obs.transpose(0, 1).flatten(0, 1))
+    assert torch.equal(rebuilt["obs"], chunk["obs"].transpose(0, 1).flatten(0, 1))
+    assert torch.equal(rebuilt["next_obs"], chunk["next_obs"].transpose(0, 1).flatten(0, 1))
     datamodule.teardown("fit")
     datamodule.setup("fit")  # fresh envs, the same buffer: no stack may join the two
-    assert buffer.episode_ended[39].all()
+    assert buffer.episode_ended(39).all()
     datamodule.teardown("fit")
 
 

@@ -122,11 +122,13 @@ def test_the_replay_buffer_stores_envpool_s_frames_once() -> None:
     datamodule = ReplayDataModule(env, num_envs=2, buffer_capacity=1024, warmup_env_steps=0)
     datamodule.setup("fit")
     buffer = datamodule.buffer
-    assert isinstance(buffer, FrameStackReplayBuffer) and buffer.frames.dtype == torch.uint8
+    assert (
+        isinstance(buffer, FrameStackReplayBuffer) and buffer.storage["frames"].dtype == torch.uint8
+    )
     assert datamodule.collector is not None
     chunk = datamodule.collector.collect(None, 40)
     buffer.extend(chunk)
     rebuilt = buffer.windows(torch.arange(40).repeat(2), torch.arange(2).repeat_interleave(40), 1)
-    assert torch.equal(rebuilt.obs, chunk.obs.transpose(0, 1).flatten(0, 1))
-    assert torch.equal(rebuilt.next_obs, chunk.next_obs.transpose(0, 1).flatten(0, 1))
+    assert torch.equal(rebuilt["obs"], chunk["obs"].transpose(0, 1).flatten(0, 1))
+    assert torch.equal(rebuilt["next_obs"], chunk["next_obs"].transpose(0, 1).flatten(0, 1))
     datamodule.teardown("fit")

@@ -92,11 +92,17 @@ def test_the_replay_buffer_stores_what_the_device_collected() -> None:
     batch = data.next_batch()  # 10 random vector steps of warm-up, then 10 of the actor
     buffer = data.buffer
     assert buffer is not None and len(buffer) == 80 and batch.env_steps == 80
-    assert batch.sample.obs.shape == (3, 8, 4) and batch.sample.action.dtype == torch.int64
-    obs, next_obs, ended = buffer.obs[:20], buffer.next_obs[:20], buffer.episode_ended[:20]
+    assert batch.sample["obs"].shape == (3, 8, 4) and batch.sample["action"].dtype == torch.int64
+    obs, next_obs, ended = (
+        buffer.storage["obs"][:20],
+        buffer.storage["next_obs"][:20],
+        buffer.episode_ended(slice(0, 20)),
+    )
     continuing = ~ended[:-1]
     assert torch.equal(next_obs[:-1][continuing], obs[1:][continuing])
-    assert torch.equal(buffer.action[10:20], (obs[10:, :, 2] + 0.5 * obs[10:, :, 3] > 0).long())
+    assert torch.equal(
+        buffer.storage["action"][10:20], (obs[10:, :, 2] + 0.5 * obs[10:, :, 3] > 0).long()
+    )
     # Every stored episode end is reported once, with CartPole's return: its length (<= 20).
     assert len(batch.episode_lengths) == int(ended.sum()) > 0
     assert batch.episode_returns == [float(n) for n in batch.episode_lengths]
@@ -114,4 +120,4 @@ def test_the_on_policy_rollout_and_its_fresh_starts_come_from_the_device() -> No
     first, second = data.next_batch(), data.next_batch()
     assert first.fresh_start.tolist() == [True, True]
     assert second.fresh_start.tolist() == [False, False]  # 4 steps into 6-step episodes
-    assert first.transitions.obs.shape == (4, 2, 4)
+    assert first.rollout["obs"].shape == (4, 2, 4)

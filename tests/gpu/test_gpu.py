@@ -7,8 +7,9 @@ import torch
 
 from litrl.algos import DQN
 from litrl.config import compose_config
-from litrl.data.buffers import ReplayBuffer, Transitions
+from litrl.data.buffers import ReplayBuffer
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
+from litrl.data.record import transitions
 from litrl.events import read_scalars
 from litrl.train import run
 
@@ -20,17 +21,17 @@ def test_buffer_lives_and_samples_on_the_gpu():
     buffer = ReplayBuffer(capacity=64, num_envs=2, obs_shape=(4,), device=CUDA)
     steps = 8
     buffer.extend(
-        Transitions(
+        transitions(
             obs=torch.randn(steps, 2, 4),
             action=torch.randint(2, (steps, 2)),
             reward=torch.randn(steps, 2),
             next_obs=torch.randn(steps, 2, 4),
             terminated=torch.zeros(steps, 2, dtype=torch.bool),
-            episode_ended=torch.zeros(steps, 2, dtype=torch.bool),
+            truncated=torch.zeros(steps, 2, dtype=torch.bool),
         )
     )
     sample = buffer.sample(4, 16, n_step=3)
-    assert all(field.device.type == "cuda" for field in sample)
+    assert all(field.device.type == "cuda" for field in sample.values())
 
 
 def test_frame_stack_buffer_on_the_gpu_rebuilds_what_the_cpu_one_does():

@@ -71,7 +71,7 @@ def test_a_collect_waits_for_the_device_once_per_chunk_not_per_step(monkeypatch)
         torch.cuda.set_sync_debug_mode("default")
     for taken in chunks:
         take_episodes(taken)
-    assert warmup.obs.device.type == chunk.action.device.type == "cuda"
+    assert warmup["obs"].device.type == chunk["action"].device.type == "cuda"
     assert collector.env_steps == 64 * 1_024
     assert collector.pop_finished_episodes().lengths.tolist() == [20] * 3 * 1_024
 

@@ -9,11 +9,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from tensordict import TensorDict
 
-from litrl.data.buffers import ReplayBuffer, Transitions
+from litrl.data.buffers import ReplayBuffer
 from litrl.data.datamodule import ReplayDataModule
-from litrl.data.fields import action_field
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
+from litrl.data.record import action_field, transitions
 from litrl.envs import EnvFactory
 from litrl.errors import ConfigError
 
@@ -42,10 +43,11 @@ def test_fields_are_allocated_from_the_spaces(obs_space, action_space, obs, acti
         "action": action,
         "reward": ((), torch.float32),
         "terminated": ((), torch.bool),
-        "episode_ended": ((), torch.bool),
+        "truncated": ((), torch.bool),
     }
+    assert set(buffer.storage.keys()) == set(expected)
     for name, (shape, dtype) in expected.items():
-        stored = getattr(buffer, name)
+        stored = buffer.storage[name]
         assert (stored.shape, stored.dtype) == (rows + shape, dtype), name
     # The memory figures count what was allocated, float actions included.
     obs_spec, action_spec = buffer.fields["obs"], buffer.fields["action"]
@@ -63,16 +65,19 @@ def test_frame_stack_storage_keeps_image_frames_and_takes_actions_from_the_space
     action_space, action
 ) -> None:
     buffer = FrameStackReplayBuffer.from_spaces(2 * 8, 2, IMAGES, action_space)
-    assert (buffer.frames.shape, buffer.frames.dtype) == ((8, 2, 2, 8, 8), torch.uint8)
-    assert (buffer.action.shape[2:], buffer.action.dtype) == action
-    assert buffer.stored_fields == (
+    assert (buffer.storage["frames"].shape, buffer.storage["frames"].dtype) == (
+        (8, 2, 2, 8, 8),
+        torch.uint8,
+    )
+    assert (buffer.storage["action"].shape[2:], buffer.storage["action"].dtype) == action
+    assert list(buffer.storage.keys()) == [
         "frames",
         "episode_start",
         "action",
         "reward",
         "terminated",
-        "episode_ended",
-    )
+        "truncated",
+    ]
     per_transition = FrameStackReplayBuffer.bytes_per_transition((4, 8, 8), torch.uint8, *action)
     assert per_transition == 2 * 8 * 8 + 1 + (24 if action[0] else 8) + 4 + 1 + 1
     assert buffer.nbytes == 16 * per_transition
@@ -83,20 +88,20 @@ def test_action_spaces_it_cannot_store_are_refused_by_name() -> None:
         action_field(gym.spaces.MultiDiscrete([2, 3]))
 
 
-def _float_action_chunk(steps: int, num_envs: int, start: int = 0) -> Transitions:
+def _float_action_chunk(steps: int, num_envs: int, start: int = 0) -> TensorDict:
     """obs is a transition's id (``start + step * num_envs + env``); its action is made from the
     id with fractional parts, so any rounding or integer cast shows."""
     ids = torch.arange(start, start + steps * num_envs, dtype=torch.float32).reshape(
         steps, num_envs
     )
     action = torch.stack([ids + 0.25, -ids / 3, ids * 0.1], dim=-1)  # (steps, num_envs, 3)
-    return Transitions(
+    return transitions(
         obs=ids.unsqueeze(-1),
         action=action.reshape(steps, num_envs, 3, 1).expand(-1, -1, 3, 2).contiguous(),
         reward=ids / 7,
         next_obs=ids.unsqueeze(-1) + 0.5,
         terminated=(ids % 5 == 4),
-        episode_ended=(ids % 5 == 4) | (ids % 11 == 10),
+        truncated=(ids % 5 == 4) | (ids % 11 == 10),
     )
 
 
@@ -112,13 +117,13 @@ def test_n_step_samples_carry_float_actions_intact() -> None:
     buffer.extend(_float_action_chunk(10, 2, start=20))  # wraps: the ring holds ids 8..39
     torch.manual_seed(0)
     sample = buffer.sample(num_batches=4, batch_size=50, n_step=3)
-    assert sample.action.dtype == torch.float32 and sample.action.shape == (4, 50, 3, 2)
-    ids = sample.obs.squeeze(-1)  # the window's first transition
+    assert sample["action"].dtype == torch.float32 and sample["action"].shape == (4, 50, 3, 2)
+    ids = sample["obs"].squeeze(-1)  # the window's first transition
     assert ids.min() >= 8
-    assert torch.equal(sample.action, _expected_action(ids))
+    assert torch.equal(sample["action"], _expected_action(ids))
     # The window still follows its own column: its first reward is its first transition's.
-    assert torch.equal(sample.rewards[..., 0], ids / 7)
-    assert (sample.bootstrap_steps < 3).any()  # episode ends were crossed
+    assert torch.equal(sample["rewards"][..., 0], ids / 7)
+    assert (sample["bootstrap_steps"] < 3).any()  # episode ends were crossed
 
 
 def test_a_float_action_buffer_round_trips_through_a_checkpoint_file() -> None:
@@ -135,12 +140,13 @@ def test_a_float_action_buffer_round_trips_through_a_checkpoint_file() -> None:
     copy = ReplayBuffer.from_spaces(2 * 8, 2, obs_space, box)
     copy.load_state_dict(state)
     assert (copy.pos, copy.steps_stored) == (buffer.pos, buffer.steps_stored)
-    for name in buffer.stored_fields:
-        assert torch.equal(getattr(copy, name), getattr(buffer, name)), name
-    assert copy.action.dtype == torch.float32
+    for name in buffer.fields:
+        assert torch.equal(copy.storage[name], buffer.storage[name]), name
+    assert copy.storage["action"].dtype == torch.float32
     row, env = torch.arange(8).repeat(2), torch.arange(2).repeat_interleave(8)
-    for want, got in zip(buffer.windows(row, env, 3), copy.windows(row, env, 3), strict=True):
-        assert torch.equal(want, got)
+    want, got = buffer.windows(row, env, 3), copy.windows(row, env, 3)
+    for name, value in want.items():
+        assert torch.equal(value, got[name]), name
 
 
 @pytest.mark.parametrize(
@@ -185,11 +191,16 @@ def test_the_replay_datamodule_stores_a_box_envs_float_actions() -> None:
     datamodule.setup("fit")
     buffer = datamodule.buffer
     assert buffer is not None
-    assert (buffer.action.shape, buffer.action.dtype) == ((32, 2, 1), torch.float32)
+    assert (buffer.storage["action"].shape, buffer.storage["action"].dtype) == (
+        (32, 2, 1),
+        torch.float32,
+    )
     assert buffer.nbytes == 64 * (2 * 3 * 4 + 4 + 4 + 1 + 1)  # obs, next_obs, action, reward, flags
     batch = datamodule.next_batch()
-    assert batch.sample.action.shape == (2, 8, 1) and batch.sample.action.dtype == torch.float32
-    warmup = buffer.action[:8]  # random torques in [-2, 2]: not integers
+    assert (
+        batch.sample["action"].shape == (2, 8, 1) and batch.sample["action"].dtype == torch.float32
+    )
+    warmup = buffer.storage["action"][:8]  # random torques in [-2, 2]: not integers
     assert warmup.abs().max() <= 2.0 and (warmup != warmup.round()).any()
-    assert torch.equal(buffer.action[8:10], torch.zeros(2, 2, 1))  # the actor's chunk
+    assert torch.equal(buffer.storage["action"][8:10], torch.zeros(2, 2, 1))  # the actor's chunk
     datamodule.teardown("fit")

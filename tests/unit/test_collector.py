@@ -26,17 +26,19 @@ def collect(truncate: bool, steps: int = 4):
 
 def test_truncation_keeps_the_true_final_obs_and_does_not_terminate():
     _, chunk = collect(truncate=True)
-    env0 = list(zip(chunk.obs[:, 0, 0].tolist(), chunk.next_obs[:, 0, 0].tolist(), strict=True))
+    env0 = list(
+        zip(chunk["obs"][:, 0, 0].tolist(), chunk["next_obs"][:, 0, 0].tolist(), strict=True)
+    )
     # steps 0->1, 1->2, 2->3 (final, truncated), then the new episode starts at 0 again
     assert env0 == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (0.0, 1.0)]
-    assert chunk.terminated[:, 0].tolist() == [False] * 4
-    assert chunk.episode_ended[:, 0].tolist() == [False, False, True, False]
+    assert chunk["terminated"][:, 0].tolist() == [False] * 4
+    assert (chunk["terminated"] | chunk["truncated"])[:, 0].tolist() == [False, False, True, False]
 
 
 def test_termination_is_recorded_as_terminated():
     _, chunk = collect(truncate=False)
-    assert chunk.terminated[:, 0].tolist() == [False, False, True, False]
-    assert chunk.next_obs[2, 0, 0].item() == 3.0
+    assert chunk["terminated"][:, 0].tolist() == [False, False, True, False]
+    assert chunk["next_obs"][2, 0, 0].item() == 3.0
 
 
 def test_finished_episodes_and_env_steps_are_counted():
@@ -77,8 +79,12 @@ def test_env_factory_vector_envs_report_the_true_final_obs():
     envs = EnvFactory("litrl-test/Counting-v0").make_vector(2)
     collector = Collector(envs, torch.device("cpu"), seed=0)
     chunk = collector.collect(FirstAction(), 3)
-    assert chunk.next_obs[:, 0, 0].tolist() == [1.0, 2.0, 1.0]  # 2.0 is the truncated episode's end
-    assert chunk.obs[:, 0, 0].tolist() == [0.0, 1.0, 0.0]
+    assert chunk["next_obs"][:, 0, 0].tolist() == [
+        1.0,
+        2.0,
+        1.0,
+    ]  # 2.0 is the truncated episode's end
+    assert chunk["obs"][:, 0, 0].tolist() == [0.0, 1.0, 0.0]
 
 
 def test_a_collect_stopped_part_way_continues_from_its_state_dict():
@@ -101,8 +107,8 @@ def test_a_collect_stopped_part_way_continues_from_its_state_dict():
     resumed = make()
     resumed.load_state_dict(state)
     rest = resumed.collect(None, 4)
-    for field, expected in straight._asdict().items():
-        assert torch.equal(getattr(rest, field), expected), field
+    for field, expected in straight.items():
+        assert torch.equal(rest[field], expected), field
     assert resumed.env_steps == 8
     assert resumed.fresh_starts().tolist() == [True, True]  # the chunk began with the episodes
 
@@ -132,8 +138,8 @@ def test_a_checkpoint_of_the_old_host_collector_resumes_exactly_between_chunks()
     resumed = Collector(_cartpoles(), torch.device("cpu"), seed=3)
     assert resumed.load_state_dict(_as_written_by_the_host_collector(stopped.state_dict()))
     rest = resumed.collect(None, 5)
-    for field, value in expected._asdict().items():
-        assert torch.equal(getattr(rest, field), value), field
+    for field, value in expected.items():
+        assert torch.equal(rest[field], value), field
 
 
 def test_an_old_host_checkpoint_stopped_mid_collect_restarts_that_collect():
@@ -149,8 +155,8 @@ def test_an_old_host_checkpoint_stopped_mid_collect_restarts_that_collect():
     resumed = Collector(_cartpoles(), torch.device("cpu"), seed=3)
     resumed.load_state_dict(_as_written_by_the_host_collector(stopped.state_dict()))
     chunk = resumed.collect(None, 5)  # a whole chunk, from where the envs stood
-    assert chunk.obs.shape[0] == 5 and resumed.env_steps == 2 * 2 + 5 * 2
-    assert torch.equal(chunk.obs[0], stopped.obs)
+    assert chunk["obs"].shape[0] == 5 and resumed.env_steps == 2 * 2 + 5 * 2
+    assert torch.equal(chunk["obs"][0], stopped.obs)
 
 
 def test_a_checkpoint_of_the_old_torch_collector_resumes_its_random_actions():
@@ -165,4 +171,4 @@ def test_a_checkpoint_of_the_old_torch_collector_resumes_its_random_actions():
     state["action_generator"] = state.pop("actions")  # the torch collector's own key
     resumed = Collector(make_torch_env("CartPole-v1", 3), torch.device("cpu"), seed=1)
     resumed.load_state_dict(state)
-    assert torch.equal(resumed.collect(None, 4).action, expected.action)
+    assert torch.equal(resumed.collect(None, 4)["action"], expected["action"])

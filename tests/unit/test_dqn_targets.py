@@ -8,7 +8,7 @@ from torch import nn
 
 from litrl.algos.dqn import DQN, td_loss, td_target
 from litrl.algos.schedules import decay
-from litrl.data.buffers import NStepSample
+from litrl.data.record import replay_sample
 
 
 class QTable(nn.Module):
@@ -29,7 +29,7 @@ TARGET = QTable([[0.0, 0.0], [5.0, 2.0], [1.0, 7.0]])  # prefers a=0 in s1, a=1 
 
 def transitions(rewards, next_states, actions=(1, 0), terminated=(False, False), steps=(1, 1)):
     """A batch of transitions that all start in state 0."""
-    return NStepSample(
+    return replay_sample(
         obs=torch.zeros(len(next_states), 1),
         action=torch.tensor(actions),
         rewards=torch.tensor(rewards),
@@ -138,7 +138,7 @@ def test_image_shaped_observations_are_flattened_for_the_mlp():
     dqn = DQN((2, 3), 4)
     obs = torch.randn(5, 2, 3)
     assert dqn.act(obs, env_steps=0, greedy=True).shape == (5,)
-    batch = NStepSample(
+    batch = replay_sample(
         obs,
         torch.zeros(5, dtype=torch.long),
         torch.ones(5, 2),

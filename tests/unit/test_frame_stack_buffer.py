@@ -9,9 +9,10 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers import FrameStackObservation, TimeLimit
 
-from litrl.data.buffers import ReplayBuffer, Transitions
+from litrl.data.buffers import ReplayBuffer
 from litrl.data.collector import Collector
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
+from litrl.data.record import transitions
 from litrl.errors import ConfigError
 
 STACK = 4
@@ -70,9 +71,9 @@ def test_rebuilt_windows_equal_the_whole_stored_ones(chunks: int, n_step: int) -
     _fill([plain, frames], collector, chunks, steps=13)
     expected = _all_windows(plain, n_step, skip_oldest=STACK - 1)
     rebuilt = _all_windows(frames, n_step, skip_oldest=STACK - 1)
-    for name, want, got in zip(expected._fields, expected, rebuilt, strict=True):
-        assert torch.equal(want, got), name
-    assert expected.bootstrap_steps.lt(n_step).any() or n_step == 1  # episode ends were crossed
+    for name, want in expected.items():
+        assert torch.equal(want, rebuilt[name]), name
+    assert expected["bootstrap_steps"].lt(n_step).any() or n_step == 1  # episode ends were crossed
 
 
 def test_samples_never_read_overwritten_history() -> None:
@@ -83,8 +84,8 @@ def test_samples_never_read_overwritten_history() -> None:
     torch.manual_seed(0)
     sample = frames.sample(num_batches=50, batch_size=64)
     # Every sampled obs exists whole in the plain buffer's sampleable rows.
-    allowed = _all_windows(plain, 1, skip_oldest=STACK - 1).obs.flatten(1)
-    found = (sample.obs.flatten(0, 1).flatten(1).unsqueeze(1) == allowed.unsqueeze(0)).all(-1)
+    allowed = _all_windows(plain, 1, skip_oldest=STACK - 1)["obs"].flatten(1)
+    found = (sample["obs"].flatten(0, 1).flatten(1).unsqueeze(1) == allowed.unsqueeze(0)).all(-1)
     assert found.any(1).all()
 
 
@@ -103,8 +104,8 @@ def test_survives_a_state_dict_round_trip() -> None:
     copy = FrameStackReplayBuffer(2 * 20, 2, (STACK, 3, 3), obs_dtype=torch.uint8)
     copy.load_state_dict(frames.state_dict())
     original, restored = _all_windows(frames, 3, STACK - 1), _all_windows(copy, 3, STACK - 1)
-    for want, got in zip(original, restored, strict=True):
-        assert torch.equal(want, got)
+    for name, want in original.items():
+        assert torch.equal(want, restored[name]), name
     with pytest.raises(ConfigError, match=r"keep algo\.data\.store_frames_once as it was"):
         ReplayBuffer(2 * 20, 2, (STACK, 3, 3), obs_dtype=torch.uint8).load_state_dict(
             frames.state_dict()
@@ -124,13 +125,13 @@ def test_refuses_a_checkpoint_of_another_capacity(rows_per_env: int) -> None:
 def test_refuses_observations_that_are_not_frame_stacks() -> None:
     rng = np.random.default_rng(0)
     obs = torch.from_numpy(rng.integers(0, 256, (5, 1, STACK, 3, 3), dtype=np.uint8))
-    chunk = Transitions(
+    chunk = transitions(
         obs=obs,
         action=torch.zeros(5, 1, dtype=torch.long),
         reward=torch.zeros(5, 1),
         next_obs=torch.roll(obs, -1, dims=0),
         terminated=torch.zeros(5, 1, dtype=torch.bool),
-        episode_ended=torch.zeros(5, 1, dtype=torch.bool),
+        truncated=torch.zeros(5, 1, dtype=torch.bool),
     )
     buffer = FrameStackReplayBuffer(16, 1, (STACK, 3, 3), obs_dtype=torch.uint8)
     with pytest.raises(ConfigError, match=r"algo\.data\.store_frames_once=false"):

@@ -58,8 +58,8 @@ class TooBig:
 def test_actions_are_clipped_for_the_env_but_stored_as_sampled():
     envs = SyncVectorEnv([RecordingEnv], autoreset_mode=AutoresetMode.SAME_STEP)
     chunk = Collector(envs, torch.device("cpu"), seed=0).collect(TooBig(), 2)
-    assert chunk.action.dtype == torch.float32
-    assert chunk.action.flatten().tolist() == [3.0, 3.0]
+    assert chunk["action"].dtype == torch.float32
+    assert chunk["action"].flatten().tolist() == [3.0, 3.0]
     assert envs.envs[0].received == [1.0, 1.0]
 
 

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensordict import TensorDict
 from torch import nn
 
 from litrl.algos import SAC
 from litrl.algos.sac import sac_target, tanh_gaussian_log_prob
-from litrl.data.buffers import NStepSample
+from litrl.data.record import replay_sample
 from litrl.errors import ConfigError
 
 
@@ -65,7 +66,7 @@ class ActionCritic(nn.Module):
 
 def test_soft_target_bootstraps_on_the_smaller_critic_minus_the_entropy_term():
     critics = nn.ModuleList([ActionCritic(10.0), ActionCritic(4.0)])
-    batch = NStepSample(
+    batch = replay_sample(
         obs=torch.zeros(3, 1),
         action=torch.zeros(3, 1),
         rewards=torch.tensor([[1.0, 1.0], [1.0, 0.0], [1.0, 0.0]]),
@@ -111,8 +112,8 @@ def _plain_optimizers(module: SAC, monkeypatch, lr: float = 0.05) -> list[torch.
     return optimizers
 
 
-def _batch(n: int = 32) -> NStepSample:
-    return NStepSample(
+def _batch(n: int = 32) -> TensorDict:
+    return replay_sample(
         obs=torch.randn(n, 3),
         action=torch.stack([torch.rand(n) * 4 - 2, torch.rand(n)], dim=1),
         rewards=torch.randn(n, 1),

@@ -4,13 +4,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensordict import TensorDict
 from torch import nn
 
 from litrl.algos import TD3
 from litrl.algos.returns import clipped_double_q_target
 from litrl.algos.td3 import td3_target
 from litrl.config import compose_config
-from litrl.data.buffers import NStepSample
+from litrl.data.record import replay_sample
 from litrl.train import build
 
 
@@ -40,9 +41,9 @@ class ActionCritic(nn.Module):
         return self.scale * action[:, 0]
 
 
-def _batch(terminated: list[bool]) -> NStepSample:
+def _batch(terminated: list[bool]) -> TensorDict:
     n = len(terminated)
-    return NStepSample(
+    return replay_sample(
         obs=torch.zeros(n, 1),
         action=torch.zeros(n, 1),
         rewards=torch.ones(n, 1),
@@ -103,8 +104,8 @@ def _record_updates(
     return steps, actor_opt, critic_opt
 
 
-def _random_batch(obs_dim: int = 3) -> NStepSample:
-    return NStepSample(
+def _random_batch(obs_dim: int = 3) -> TensorDict:
+    return replay_sample(
         obs=torch.randn(16, obs_dim),
         action=torch.rand(16, 1) * 4 - 2,
         rewards=torch.randn(16, 1),

@@ -82,8 +82,8 @@ def test_max_episode_steps_and_reward_threshold_are_honoured() -> None:
     assert isinstance(batch, CartPole) and batch.max_episode_steps == 7
     collector = Collector(batch, CPU, seed=0)
     chunk = collector.collect(Balance(), 7)  # the balancing actor survives 7 steps
-    assert chunk.episode_ended[:, 0].tolist() == [False] * 6 + [True]
-    assert not chunk.terminated.any()
+    assert (chunk["terminated"] | chunk["truncated"])[:, 0].tolist() == [False] * 6 + [True]
+    assert not chunk["terminated"].any()
     assert collector.pop_finished_episodes().lengths.tolist() == [7, 7, 7]
 
 
@@ -112,10 +112,11 @@ def test_the_collector_sees_the_same_through_the_host_adapter_and_on_a_batch(
     device = Collector(batch, CPU, seed=5)
     for _ in range(2):  # the second chunk starts mid-episode
         expected, actual = host.collect(Balance(), 50), device.collect(Balance(), 50)
-        for field, value in expected._asdict().items():
-            torch.testing.assert_close(getattr(actual, field), value, msg=field)
+        for field, value in expected.items():
+            torch.testing.assert_close(actual[field], value, msg=field)
         assert torch.equal(device.fresh_starts(), torch.as_tensor(host.fresh_starts()))
-    assert actual.episode_ended.any() and (actual.episode_ended & ~actual.terminated).any()
+    ended = actual["terminated"] | actual["truncated"]
+    assert ended.any() and (actual["truncated"] & ~actual["terminated"]).any()
     expected_episodes, episodes = host.pop_finished_episodes(), device.pop_finished_episodes()
     assert len(episodes.returns) >= 4
     torch.testing.assert_close(episodes.returns, expected_episodes.returns)
@@ -126,19 +127,21 @@ def test_the_collector_sees_the_same_through_the_host_adapter_and_on_a_batch(
 def test_truncated_steps_bootstrap_from_the_final_obs() -> None:
     collector = Collector(make_torch_env("CartPole-v1", 2, max_episode_steps=5), CPU, 0)
     chunk = collector.collect(Balance(), 8)
-    ended = chunk.episode_ended
-    assert ended[4].all() and not chunk.terminated.any()
+    ended = chunk["terminated"] | chunk["truncated"]
+    assert ended[4].all() and not chunk["terminated"].any()
     continuing = ~ended[:-1]  # next_obs is the next step's obs, except where an episode ended
-    assert torch.equal(chunk.next_obs[:-1][continuing], chunk.obs[1:][continuing])
-    assert not torch.isclose(chunk.next_obs[4], chunk.obs[5]).all()  # the final obs, not the reset
+    assert torch.equal(chunk["next_obs"][:-1][continuing], chunk["obs"][1:][continuing])
+    assert not torch.isclose(
+        chunk["next_obs"][4], chunk["obs"][5]
+    ).all()  # the final obs, not the reset
 
 
 def test_chunks_are_ordinary_tensors_that_autograd_can_use() -> None:
     # Stepped under inference_mode, stored in tensors allocated outside it.
     chunk = Collector(make_torch_env("CartPole-v1", 3), CPU, 0).collect(None, 4)
-    assert not any(value.is_inference() for value in chunk)
+    assert not any(value.is_inference() for value in chunk.values())
     net = torch.nn.Linear(4, 1)
-    net(chunk.obs).sum().backward()
+    net(chunk["obs"]).sum().backward()
     assert net.weight.grad is not None
 
 
@@ -158,8 +161,8 @@ def test_a_stopped_collect_resumes_exactly_random_actions_included(env_id: str) 
     resumed = make()
     resumed.load_state_dict(state)
     rest = resumed.collect(None, 6)
-    for field, value in expected[1]._asdict().items():
-        assert torch.equal(getattr(rest, field), value), field
+    for field, value in expected[1].items():
+        assert torch.equal(rest[field], value), field
     assert resumed.env_steps == straight.env_steps == 36
     got_want = zip(resumed.pop_finished_episodes(), straight.pop_finished_episodes(), strict=True)
     for got, want in got_want:

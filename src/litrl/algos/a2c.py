@@ -17,7 +17,7 @@ from litrl.algos.heads import LOG_STDS, ActorCritic
 from litrl.algos.normalize import ObsNormalizer, RewardScaler, check_obs_normalizer_arguments
 from litrl.algos.returns import gae, standardize
 from litrl.algos.schedules import check_lr_schedule, lr_scheduler
-from litrl.data.datamodule import TrajectoryBatch
+from litrl.data.datamodule import RolloutBatch
 from litrl.errors import check_choice, check_range
 
 OPTIMIZERS = ("rmsprop", "adam")
@@ -144,45 +144,38 @@ class A2C(OnPolicyModule):
         )
         self.reward_scaler = RewardScaler(gamma) if normalize_reward else None
 
-    # ---- acting -------------------------------------------------------------------------
-
-    @torch.no_grad()
-    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
-        """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
-        obs = self.normalized(obs)
-        return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
-
     # ---- learning -----------------------------------------------------------------------
 
-    def training_step(self, batch: TrajectoryBatch, batch_idx: int) -> None:
+    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
         self.check_on_policy(batch.policy_version)
         rollout = self.prepare(batch)
         updates = self.learn(rollout)
         cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
-        self.update_obs_stats(batch.transitions.obs, batch.env_steps)
+        self.update_obs_stats(batch.rollout["obs"], batch.env_steps)
         self.accumulate(
             "train/explained_variance", explained_variance(rollout.value, rollout.returns)
         )
         self.finish_training_step(
             batch.env_steps, updates, batch.episode_returns, batch.episode_lengths,
-            batch.transitions.reward,
+            batch.rollout["reward"],
         )  # fmt: skip
 
     @torch.no_grad()
-    def prepare(self, batch: TrajectoryBatch) -> Rollout:
+    def prepare(self, batch: RolloutBatch) -> Rollout:
         """The rollout's log-probs and values under the collecting parameters, and GAE."""
-        steps = batch.transitions
-        obs = self.normalized(steps.obs.flatten(0, 1))
+        steps = batch.rollout
+        obs = self.normalized(steps["obs"].flatten(0, 1))
         distribution, value = self.net.distribution_and_value(obs)
-        action = steps.action.flatten(0, 1)
-        value = value.view_as(steps.reward)
-        reward = steps.reward
+        action = steps["action"].flatten(0, 1)
+        reward = steps["reward"]
+        value = value.view_as(reward)
+        ended = steps["terminated"] | steps["truncated"]
         if self.reward_scaler is not None:
-            reward = self.reward_scaler(reward, steps.episode_ended, batch.fresh_start)
+            reward = self.reward_scaler(reward, ended, batch.fresh_start)
         advantage, returns = gae(
-            reward, value, self._next_values(batch, value), steps.terminated,
-            steps.episode_ended, self.hp.gamma, self.hp.gae_lambda,
+            reward, value, self._next_values(batch, value), steps["terminated"],
+            ended, self.hp.gamma, self.hp.gae_lambda,
         )  # fmt: skip
         return Rollout(
             obs=obs,
@@ -193,17 +186,17 @@ class A2C(OnPolicyModule):
             returns=returns.flatten(),
         )
 
-    def _next_values(self, batch: TrajectoryBatch, value: Tensor) -> Tensor:
+    def _next_values(self, batch: RolloutBatch, value: Tensor) -> Tensor:
         """V of each step's next observation: the next step's V inside an episode, a forward
         pass only for the last row and for truncated episodes' final observations."""
-        steps = batch.transitions
+        steps = batch.rollout
         next_value = torch.empty_like(value)
         next_value[:-1] = value[1:]
-        next_value[-1] = self.net.value(self.normalized(steps.next_obs[-1]))
-        truncated = steps.episode_ended & ~steps.terminated
+        next_value[-1] = self.net.value(self.normalized(steps["next_obs"][-1]))
+        truncated = steps["truncated"] & ~steps["terminated"]
         truncated[-1] = False
         if truncated.any():
-            next_value[truncated] = self.net.value(self.normalized(steps.next_obs[truncated]))
+            next_value[truncated] = self.net.value(self.normalized(steps["next_obs"][truncated]))
         return next_value
 
     def learn(self, rollout: Rollout) -> int:

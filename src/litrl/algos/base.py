@@ -45,6 +45,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor
 from torch.optim import Optimizer
 
+from litrl.algos.heads import ActorCritic
 from litrl.algos.normalize import ObsNormalizer
 from litrl.data.collector import Episodes
 from litrl.envs import EnvFactory, EnvSpec
@@ -420,12 +421,15 @@ def action_kind(space: gym.Space) -> str | None:
 
 
 class OnPolicyModule(RLModule):
-    """An algorithm that learns only from rollouts its current parameters collected.
+    """An algorithm that learns only from rollouts its current parameters collected, acting
+    with the policy of its ``ActorCritic`` (``self.net``, which the subclass builds).
 
     ``policy_version`` counts the policy's updates; the DataModule stamps it on each rollout
     (``OnPolicyActor``), and ``check_on_policy`` refuses a rollout of another version, such as
     one Lightning prefetched before the last update.
     """
+
+    net: ActorCritic
 
     def __init__(self, log_every_env_steps: int) -> None:
         super().__init__(log_every_env_steps)
@@ -433,6 +437,12 @@ class OnPolicyModule(RLModule):
         # Running observation statistics (``algo.normalize_obs``): an algorithm that offers
         # them sets an ObsNormalizer here; a module, so checkpoints carry it.
         self.obs_stats: ObsNormalizer | None = None
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
+        """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
+        obs = self.normalized(obs)
+        return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
 
     def normalized(self, obs: Tensor) -> Tensor:
         """Observations as the networks see them (with the running statistics, if any)."""

@@ -12,6 +12,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from tensordict import TensorDict
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -19,8 +20,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from litrl.algos.base import RLModule, check_grad_clip
 from litrl.algos.off_policy import replay_minibatches
 from litrl.algos.schedules import check_lr_schedule, lr_scheduler
-from litrl.data.buffers import NStepSample
-from litrl.data.datamodule import RolloutBatch
+from litrl.data.datamodule import ReplayBatch
 from litrl.envs import EnvSpec
 from litrl.errors import ConfigError, check_range
 from litrl.nets import mlp
@@ -35,11 +35,11 @@ class BoxActionModule(RLModule):
     action_spaces = ("box",)
 
     @abstractmethod
-    def learn(self, batch: NStepSample, optimizers: Sequence[LightningOptimizer]) -> None:
+    def learn(self, batch: TensorDict, optimizers: Sequence[LightningOptimizer]) -> None:
         """One gradient step on one minibatch, each update through ``update()``; ``optimizers``
         in ``configure_optimizers``' order."""
 
-    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
+    def training_step(self, batch: ReplayBatch, batch_idx: int) -> None:
         optimizers = cast(list[LightningOptimizer], self.optimizers())
         updates_before = self.updates
         for minibatch in replay_minibatches(batch.sample, self.hparams["n_step"]):
@@ -51,7 +51,7 @@ class BoxActionModule(RLModule):
             self.updates - updates_before,
             batch.episode_returns,
             batch.episode_lengths,
-            batch.sample.rewards,
+            batch.sample["rewards"],
         )
 
     def with_lr_schedules(

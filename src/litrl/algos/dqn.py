@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from tensordict import TensorDict
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import LRScheduler
@@ -17,8 +18,7 @@ from litrl.algos.base import RLModule, check_grad_clip
 from litrl.algos.off_policy import replay_minibatches, soft_update
 from litrl.algos.returns import n_step_target
 from litrl.algos.schedules import SCHEDULES, check_lr_schedule, decay, lr_scheduler
-from litrl.data.buffers import NStepSample
-from litrl.data.datamodule import RolloutBatch
+from litrl.data.datamodule import ReplayBatch
 from litrl.errors import ConfigError, check_choice, check_range
 from litrl.nets import mlp, obs_encoder
 
@@ -28,7 +28,7 @@ TARGET_UPDATES = ("hard", "soft")
 
 @torch.no_grad()
 def td_target(
-    q_net: nn.Module, target_net: nn.Module, batch: NStepSample, gamma: float, double_q: bool
+    q_net: nn.Module, target_net: nn.Module, batch: TensorDict, gamma: float, double_q: bool
 ) -> Tensor:
     """The n-step TD target of each transition in ``batch``.
 
@@ -42,17 +42,19 @@ def td_target(
         gamma: discount factor.
         double_q: pick a* with the online network.
     """
-    next_q_target = target_net(batch.next_obs)
-    chooser = q_net(batch.next_obs) if double_q else next_q_target
+    next_q_target = target_net(batch["next_obs"])
+    chooser = q_net(batch["next_obs"]) if double_q else next_q_target
     next_action = chooser.argmax(dim=1, keepdim=True)
     next_value = next_q_target.gather(1, next_action).squeeze(1)
-    return n_step_target(next_value, batch.rewards, batch.terminated, batch.bootstrap_steps, gamma)
+    return n_step_target(
+        next_value, batch["rewards"], batch["terminated"], batch["bootstrap_steps"], gamma
+    )
 
 
 def td_loss(
     q_net: nn.Module,
     target_net: nn.Module,
-    batch: NStepSample,
+    batch: TensorDict,
     gamma: float,
     double_q: bool,
     loss: str,
@@ -61,8 +63,8 @@ def td_loss(
 
     Args are those of ``td_target``, plus the loss name.
     """
-    q_values = q_net(batch.obs)
-    q_taken = q_values.gather(1, batch.action.unsqueeze(1)).squeeze(1)
+    q_values = q_net(batch["obs"])
+    q_taken = q_values.gather(1, batch["action"].unsqueeze(1)).squeeze(1)
     target = td_target(q_net, target_net, batch, gamma, double_q)
     return LOSSES[loss](q_taken, target), q_taken
 
@@ -80,7 +82,7 @@ class DQN(RLModule):
     Paper: Mnih et al., "Human-level control through deep reinforcement learning", Nature 2015;
     van Hasselt et al., "Deep Reinforcement Learning with Double Q-learning", AAAI 2016.
 
-    One ``training_step`` runs every minibatch of a ``RolloutBatch`` (manual optimization), so
+    One ``training_step`` runs every minibatch of a ``ReplayBatch`` (manual optimization), so
     Lightning's per-step bookkeeping is paid once per chunk of env steps, not per update.
 
     Args:
@@ -179,7 +181,7 @@ class DQN(RLModule):
 
     # ---- learning -----------------------------------------------------------------------
 
-    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
+    def training_step(self, batch: ReplayBatch, batch_idx: int) -> None:
         optimizer = cast(LightningOptimizer, self.optimizers())
         hp = self.hp
         sample = batch.sample
@@ -194,8 +196,8 @@ class DQN(RLModule):
             self.accumulate("train/q_mean", q_taken.mean())
         cast(LRScheduler, self.lr_schedulers()).step()
         self.finish_training_step(
-            batch.env_steps, sample.action.shape[0], batch.episode_returns, batch.episode_lengths,
-            sample.rewards,
+            batch.env_steps, sample.batch_size[0], batch.episode_returns, batch.episode_lengths,
+            sample["rewards"],
         )  # fmt: skip
 
     @torch.no_grad()

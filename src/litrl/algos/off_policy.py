@@ -6,22 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+from tensordict import TensorDict
 from torch import nn
 
-from litrl.data.buffers import NStepSample
 from litrl.errors import ConfigError
 
 
-def replay_minibatches(sample: NStepSample, n_step: int) -> Iterator[NStepSample]:
+def replay_minibatches(sample: TensorDict, n_step: int) -> Iterator[TensorDict]:
     """The minibatches of one collect's replay sample (stacked ``(updates, batch, ...)``), after
     checking that its windows are as long as the algorithm's ``n_step``."""
-    if sample.rewards.shape[-1] != n_step:
+    if sample["rewards"].shape[-1] != n_step:
         raise ConfigError(
-            f"algo.n_step={n_step} but the replay windows hold {sample.rewards.shape[-1]} "
+            f"algo.n_step={n_step} but the replay windows hold {sample['rewards'].shape[-1]} "
             "steps; set the DataModule's n_step to the same value."
         )
-    for i in range(sample.action.shape[0]):
-        yield NStepSample(*(field[i] for field in sample))
+    yield from sample.unbind(0)
 
 
 @torch.no_grad()

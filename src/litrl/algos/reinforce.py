@@ -17,7 +17,7 @@ from litrl.algos.heads import LOG_STDS, ActorCritic
 from litrl.algos.normalize import ObsNormalizer, check_obs_normalizer_arguments
 from litrl.algos.returns import episode_return_per_step, reward_to_go, standardize
 from litrl.algos.schedules import check_lr_schedule, lr_scheduler
-from litrl.data.datamodule import TrajectoryBatch
+from litrl.data.datamodule import RolloutBatch
 from litrl.errors import check_choice, check_range
 
 RETURN_ESTIMATORS = ("reward_to_go", "total")
@@ -136,23 +136,15 @@ class Reinforce(OnPolicyModule):
             ObsNormalizer(obs_shape, normalize_obs_env_steps) if normalize_obs else None
         )
 
-    # ---- acting -------------------------------------------------------------------------
-
-    @torch.no_grad()
-    def act(self, obs: Tensor, env_steps: int, greedy: bool = False) -> Tensor:
-        """Sampled actions, or the most likely ones (the mean, for Box) when ``greedy``."""
-        obs = self.normalized(obs)
-        return self.net.greedy_action(obs) if greedy else self.net.distribution(obs).sample()
-
     # ---- learning -----------------------------------------------------------------------
 
-    def training_step(self, batch: TrajectoryBatch, batch_idx: int) -> None:
+    def training_step(self, batch: RolloutBatch, batch_idx: int) -> None:
         self.check_on_policy(batch.policy_version)
-        rollout = batch.transitions
-        obs = self.normalized(rollout.obs.flatten(0, 1))
+        rollout = batch.rollout
+        obs = self.normalized(rollout["obs"].flatten(0, 1))
         distribution = self.net.distribution(obs)
-        log_prob = distribution.log_prob(rollout.action.flatten(0, 1)).view_as(rollout.reward)
-        entropy = distribution.entropy().view_as(rollout.reward)
+        log_prob = distribution.log_prob(rollout["action"].flatten(0, 1)).view_as(rollout["reward"])
+        entropy = distribution.entropy().view_as(rollout["reward"])
         weights, mask, values = self._weights(batch, obs)
         if not mask.any():  # no step's return is known yet: nothing to learn from this rollout
             self.finish_training_step(
@@ -183,13 +175,13 @@ class Reinforce(OnPolicyModule):
             self._fit_value(obs, weights, mask)
         cast(LRScheduler, self.lr_schedulers()).step()
         self.policy_version += 1
-        self.update_obs_stats(rollout.obs, batch.env_steps)
+        self.update_obs_stats(rollout["obs"], batch.env_steps)
         self.accumulate("train/loss", loss)
         self.accumulate("train/entropy", entropy[mask].mean())
         self.accumulate("train/grad_norm", grad_norm)
         self.finish_training_step(
             batch.env_steps, self.updates - updates_before, batch.episode_returns,
-            batch.episode_lengths, rollout.reward,
+            batch.episode_lengths, rollout["reward"],
         )  # fmt: skip
 
     def _fit_value(self, obs: Tensor, returns: Tensor, mask: Tensor) -> None:
@@ -201,27 +193,27 @@ class Reinforce(OnPolicyModule):
             value_loss = self.hp.value_loss_coef * F.mse_loss(values[mask], returns[mask])
             self.update(value_loss, optimizer, clip_mode="none")
 
-    def _weights(self, batch: TrajectoryBatch, obs: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+    def _weights(self, batch: RolloutBatch, obs: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         """The returns that weight each log-prob, where they are known, and V(s) if learned
         (``obs``: the rollout's observations flattened, as the networks see them)."""
-        rollout = batch.transitions
+        rollout = batch.rollout
         values = next_values = None
         if self.net.has_value:
-            values = self.net.value(obs).view_as(rollout.reward)
+            values = self.net.value(obs).view_as(rollout["reward"])
             with torch.no_grad():
-                next_obs = self.normalized(rollout.next_obs.flatten(0, 1))
-                next_values = self.net.value(next_obs).view_as(rollout.reward)
+                next_obs = self.normalized(rollout["next_obs"].flatten(0, 1))
+                next_values = self.net.value(next_obs).view_as(rollout["reward"])
         with torch.no_grad():
             returns, known = reward_to_go(
-                rollout.reward,
-                rollout.terminated,
-                rollout.episode_ended,
+                rollout["reward"],
+                rollout["terminated"],
+                (rollout["terminated"] | rollout["truncated"]),
                 self.hp.gamma,
                 next_values,
             )
             if self.hp.return_estimator == "total":
                 returns, whole = episode_return_per_step(
-                    returns, rollout.episode_ended, batch.fresh_start
+                    returns, (rollout["terminated"] | rollout["truncated"]), batch.fresh_start
                 )
                 known = known & whole
         return returns, known, values

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from tensordict import TensorDict
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.optim import Optimizer
@@ -22,7 +23,6 @@ from litrl.algos.continuous import (
 )
 from litrl.algos.off_policy import soft_update
 from litrl.algos.returns import clipped_double_q_target
-from litrl.data.buffers import NStepSample
 from litrl.errors import ConfigError, check_range
 from litrl.nets import obs_encoder, trunk
 
@@ -86,17 +86,17 @@ def min_q(critics: nn.ModuleList, obs: Tensor, unit_action: Tensor) -> Tensor:
 def sac_target(
     actor: SquashedGaussianActor,
     target_critics: nn.ModuleList,
-    batch: NStepSample,
+    batch: TensorDict,
     gamma: float,
     alpha: Tensor,
 ) -> Tensor:
     """The soft clipped double-Q target: a' ~ pi(.|s'), then
     n-step return + gamma^steps * (1 - terminated) * (min_i Q_target_i(s', a') - alpha log pi(a'|s'))."""
-    next_action, next_log_prob = actor.sample(batch.next_obs)
-    next_q = torch.stack([critic(batch.next_obs, next_action) for critic in target_critics])
+    next_action, next_log_prob = actor.sample(batch["next_obs"])
+    next_q = torch.stack([critic(batch["next_obs"], next_action) for critic in target_critics])
     soft_next_q = next_q - alpha * next_log_prob
     return clipped_double_q_target(
-        soft_next_q, batch.rewards, batch.terminated, batch.bootstrap_steps, gamma
+        soft_next_q, batch["rewards"], batch["terminated"], batch["bootstrap_steps"], gamma
     )
 
 
@@ -202,12 +202,12 @@ class SAC(BoxActionModule):
 
     # ---- learning -----------------------------------------------------------------------
 
-    def learn(self, batch: NStepSample, optimizers: Sequence[LightningOptimizer]) -> None:
+    def learn(self, batch: TensorDict, optimizers: Sequence[LightningOptimizer]) -> None:
         """One gradient step of alpha (when learned), the critics and the actor; the targets
         follow every ``target_update_interval`` steps. ``optimizers``: actor, critics[, alpha]."""
         hp = self.hp
         actor_optimizer, critic_optimizer, *alpha_optimizer = optimizers
-        action, log_prob = self.actor.sample(batch.obs)
+        action, log_prob = self.actor.sample(batch["obs"])
         # This step's losses use alpha from before its own update, as SB3's do.
         alpha = self.log_alpha.detach().exp()
         if alpha_optimizer:
@@ -216,13 +216,13 @@ class SAC(BoxActionModule):
             self.accumulate("train/alpha_loss", alpha_loss)
 
         target = sac_target(self.actor, self.target_critics, batch, hp.gamma, alpha)
-        unit_action = self.actor.to_unit(batch.action)
-        q_values = [critic(batch.obs, unit_action) for critic in self.critics]
+        unit_action = self.actor.to_unit(batch["action"])
+        q_values = [critic(batch["obs"], unit_action) for critic in self.critics]
         critic_loss = 0.5 * torch.stack([F.mse_loss(q, target) for q in q_values]).sum()
         self.update(critic_loss, critic_optimizer, hp.grad_clip_mode, hp.grad_clip)
 
         # update() backpropagates through the critics into the actor's parameters only.
-        actor_loss = (alpha * log_prob - min_q(self.critics, batch.obs, action)).mean()
+        actor_loss = (alpha * log_prob - min_q(self.critics, batch["obs"], action)).mean()
         self.update(actor_loss, actor_optimizer, hp.grad_clip_mode, hp.grad_clip)
 
         self.gradient_steps += 1

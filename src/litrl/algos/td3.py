@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from tensordict import TensorDict
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.optim import Optimizer
@@ -22,7 +23,6 @@ from litrl.algos.continuous import (
 )
 from litrl.algos.off_policy import soft_update
 from litrl.algos.returns import clipped_double_q_target
-from litrl.data.buffers import NStepSample
 from litrl.errors import check_range
 from litrl.nets import mlp, obs_encoder
 
@@ -54,7 +54,7 @@ class DeterministicActor(BoundedActor):
 def td3_target(
     target_actor: DeterministicActor,
     target_critics: nn.ModuleList,
-    batch: NStepSample,
+    batch: TensorDict,
     gamma: float,
     target_policy_noise: float,
     target_noise_clip: float,
@@ -64,14 +64,14 @@ def td3_target(
     a' = clip(target_actor(s') + clip(N(0, noise), -noise_clip, noise_clip), -1, 1) in [-1, 1]
     units; target = n-step return + gamma^steps * (1 - terminated) * min_i Q_target_i(s', a').
     """
-    next_action = target_actor.normalized(batch.next_obs)
+    next_action = target_actor.normalized(batch["next_obs"])
     if target_policy_noise > 0:
         noise = torch.randn_like(next_action) * target_policy_noise
         next_action = next_action + noise.clamp(-target_noise_clip, target_noise_clip)
         next_action = next_action.clamp(-1.0, 1.0)
-    next_q = torch.stack([critic(batch.next_obs, next_action) for critic in target_critics])
+    next_q = torch.stack([critic(batch["next_obs"], next_action) for critic in target_critics])
     return clipped_double_q_target(
-        next_q, batch.rewards, batch.terminated, batch.bootstrap_steps, gamma
+        next_q, batch["rewards"], batch["terminated"], batch["bootstrap_steps"], gamma
     )
 
 
@@ -172,7 +172,7 @@ class TD3(BoxActionModule):
 
     # ---- learning -----------------------------------------------------------------------
 
-    def learn(self, batch: NStepSample, optimizers: Sequence[LightningOptimizer]) -> None:
+    def learn(self, batch: TensorDict, optimizers: Sequence[LightningOptimizer]) -> None:
         """One critic update; every ``policy_delay``-th, an actor update and the target updates."""
         hp = self.hp
         actor_optimizer, critic_optimizer = optimizers
@@ -184,8 +184,8 @@ class TD3(BoxActionModule):
             hp.target_policy_noise,
             hp.target_noise_clip,
         )
-        unit_action = self.actor.to_unit(batch.action)
-        q_values = [critic(batch.obs, unit_action) for critic in self.critics]
+        unit_action = self.actor.to_unit(batch["action"])
+        q_values = [critic(batch["obs"], unit_action) for critic in self.critics]
         critic_loss = torch.stack([F.mse_loss(q, target) for q in q_values]).sum()
         self.update(critic_loss, critic_optimizer, hp.grad_clip_mode, hp.grad_clip)
         self.critic_updates += 1
@@ -195,7 +195,7 @@ class TD3(BoxActionModule):
             return
         # The actor climbs the first critic; update() backpropagates through it into the
         # actor's parameters only.
-        actor_loss = -self.critics[0](batch.obs, self.actor.normalized(batch.obs)).mean()
+        actor_loss = -self.critics[0](batch["obs"], self.actor.normalized(batch["obs"])).mean()
         self.update(actor_loss, actor_optimizer, hp.grad_clip_mode, hp.grad_clip)
         self.accumulate("train/actor_loss", actor_loss)
         soft_update(self.target_actor, self.actor, hp.tau)

@@ -17,17 +17,15 @@ transitions it hands over are ordinary tensors that the update can differentiate
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from typing import Any
 
 import gymnasium as gym
 import torch
+from tensordict import TensorDict
 from torch import Tensor
 
-from litrl.data.buffers import Transitions
 from litrl.data.contract import (
     Actor,
     CollectInterrupted,
@@ -35,6 +33,15 @@ from litrl.data.contract import (
     EvaluationInterrupted,
     OnPolicyActor,
     never_stop,
+)
+from litrl.data.record import (
+    Field,
+    action_field,
+    allocate,
+    from_plain,
+    layout_nbytes,
+    to_plain,
+    transition_layout,
 )
 from litrl.envs.guard import check_finite_steps
 from litrl.envs.tensor_envs import TensorEnvs, as_tensor_envs
@@ -51,7 +58,7 @@ __all__ = [
     "evaluate",
 ]
 log = logging.getLogger(__name__)
-EVAL_CHECK_EVERY = 16  # vector steps between an accelerator evaluation's "quotas done?" syncs
+EVAL_CHECK_EVERY = 16  # vector steps between an evaluation's "quotas done?" checks
 
 
 class ActionBounds:
@@ -72,39 +79,43 @@ class ActionBounds:
         return action if self.bounds is None else torch.clamp(action, *self.bounds)
 
 
-@dataclass
 class _Chunk:
-    """A chunk being collected: tensors ``(steps, num_envs, ...)`` filled up to ``filled``.
+    """A chunk being collected: the transitions (a record, ``(steps, num_envs)``) filled up to
+    ``filled``, and the collector's own bookkeeping beside them.
 
     ``episode_return`` and ``episode_length`` hold each env's return and length so far after
     each step (read at the steps that end an episode); ``start_lengths`` is each env's episode
-    length when the chunk began (0: a fresh episode).
+    length when the chunk began (0: a fresh episode). The record's leaves are looked up once,
+    here, for the per-step writes.
     """
 
-    obs: Tensor
-    next_obs: Tensor
-    action: Tensor
-    reward: Tensor
-    terminated: Tensor
-    truncated: Tensor
-    episode_return: Tensor
-    episode_length: Tensor
-    start_lengths: Tensor
-    filled: int = 0
+    def __init__(
+        self,
+        record: TensorDict,
+        start_lengths: Tensor,
+        episode_return: Tensor | None = None,
+        episode_length: Tensor | None = None,
+        filled: int = 0,
+    ) -> None:
+        self.record, self.start_lengths, self.filled = record, start_lengths, filled
+        shape, device = tuple(record.batch_size), record.device
+        self.episode_return = (
+            torch.empty(shape, dtype=torch.float64, device=device)
+            if episode_return is None
+            else episode_return
+        )
+        self.episode_length = (
+            torch.empty(shape, dtype=torch.int64, device=device)
+            if episode_length is None
+            else episode_length
+        )
+        self.obs, self.next_obs, self.action = record["obs"], record["next_obs"], record["action"]
+        self.reward, self.terminated = record["reward"], record["terminated"]
+        self.truncated = record["truncated"]
 
     @property
     def steps(self) -> int:
-        return len(self.reward)
-
-    def transitions(self) -> Transitions:
-        return Transitions(
-            obs=self.obs,
-            action=self.action,
-            reward=self.reward,
-            next_obs=self.next_obs,
-            terminated=self.terminated,
-            episode_ended=self.terminated | self.truncated,
-        )
+        return int(self.record.batch_size[0])
 
     def finished_episodes(self, rows: int) -> Episodes:
         """The episodes that ended in the first ``rows`` steps, in finishing order (a host sync)."""
@@ -113,17 +124,26 @@ class _Chunk:
         return Episodes(returns.cpu(), self.episode_length[:rows][ended].cpu())
 
     def state_dict(self) -> dict[str, Any]:
-        tensors = {
-            f.name: getattr(self, f.name).clone() for f in fields(self) if f.name != "filled"
+        return {
+            "record": to_plain(self.record.clone()),
+            "episode_return": self.episode_return.clone(),
+            "episode_length": self.episode_length.clone(),
+            "start_lengths": self.start_lengths.clone(),
+            "filled": self.filled,
         }
-        return {**tensors, "filled": self.filled}
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], device: torch.device) -> _Chunk:
-        tensors = {
-            f.name: state[f.name].to(device, copy=True) for f in fields(cls) if f.name != "filled"
+        if "record" in state:
+            record = from_plain(state["record"], batch_dims=2, device=device)
+        else:  # the torch collector's chunk before records: the same fields, at the top level
+            keys = ("obs", "next_obs", "action", "reward", "terminated", "truncated")
+            record = from_plain({key: state[key] for key in keys}, batch_dims=2, device=device)
+        extra = {
+            name: state[name].to(device, copy=True)
+            for name in ("start_lengths", "episode_return", "episode_length")
         }
-        return cls(**tensors, filled=state["filled"])
+        return cls(record, **extra, filled=state["filled"])
 
 
 class Collector:
@@ -151,6 +171,7 @@ class Collector:
     ) -> None:
         self.envs: TensorEnvs = as_tensor_envs(envs)
         self.device = torch.device(device)
+        self._moves = self.device != self.envs.device  # observations to the actor, actions back
         self.seed = seed
         self.clock = clock or PhaseClock()
         self.should_stop = should_stop or never_stop
@@ -168,8 +189,11 @@ class Collector:
         self._chunk: _Chunk | None = None  # under way, or stopped part-way (kept for resume)
         self._fresh_starts = torch.ones(self.num_envs, dtype=torch.bool, device=on_envs)
 
-    def collect(self, actor: Actor | None, steps_per_env: int) -> Transitions:
+    def collect(self, actor: Actor | None, steps_per_env: int) -> TensorDict:
         """Takes ``steps_per_env`` vector steps; uniformly random actions when ``actor`` is None.
+
+        Returns:
+            The transitions, a record (``litrl.data.record``) of ``(steps_per_env, num_envs)``.
 
         Raises:
             CollectInterrupted: ``should_stop()`` said True before one of the steps; calling
@@ -187,7 +211,7 @@ class Collector:
         self._take_episodes(chunk)
         self._chunk = None
         self._fresh_starts = chunk.start_lengths == 0
-        return chunk.transitions()
+        return chunk.record
 
     def fresh_starts(self) -> Tensor:
         """True for the envs whose episode began with the chunk ``collect`` returned last."""
@@ -228,37 +252,25 @@ class Collector:
         if actor is None:
             return self.envs.sample_actions()
         # Image frames travel as bytes (4x less to copy); the CNN scales them.
+        if not self._moves:
+            return actor.act(self.obs, self.env_steps)
         return actor.act(self.obs.to(self.device), self.env_steps).to(self.envs.device)
 
     def chunk_nbytes(self, steps_per_env: int) -> int:
         """Bytes of the chunk ``collect(steps_per_env)`` fills, known before it is allocated;
-        it lives on the envs' device (``chunk_device``)."""
-        return sum(
-            math.prod(shape) * dtype.itemsize
-            for shape, dtype in self._chunk_layout(steps_per_env).values()
-        )
+        it lives on the envs' device (``chunk_device``). The episode sums beside the record
+        take 16 bytes per env step."""
+        return steps_per_env * self.num_envs * (layout_nbytes(self.layout) + 16)
 
     @property
     def chunk_device(self) -> torch.device:
         return self.envs.device
 
-    def _chunk_layout(self, steps_per_env: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-        """Each field's shape and dtype, for ``steps_per_env`` vector steps."""
-        shape = (steps_per_env, self.num_envs)
-        obs = (shape + tuple(self.obs.shape[1:]), self.obs.dtype)
-        return {
-            "obs": obs,
-            "next_obs": obs,
-            "action": (
-                shape + (self._space.shape or ()),
-                torch.float32 if self._clip.bounds is not None else torch.int64,
-            ),
-            "reward": (shape, torch.float32),
-            "terminated": (shape, torch.bool),
-            "truncated": (shape, torch.bool),
-            "episode_return": (shape, torch.float64),
-            "episode_length": (shape, torch.int64),
-        }
+    @property
+    def layout(self) -> dict[str, Field]:
+        """The fields of one transition, from the envs' spaces (``litrl.data.record``)."""
+        obs = Field(tuple(self.obs.shape[1:]), self.obs.dtype)
+        return transition_layout(obs, action_field(self._space))
 
     def _continue_or_start(self, steps_per_env: int) -> _Chunk:
         if self._chunk is not None and self._chunk.steps == steps_per_env:
@@ -269,12 +281,10 @@ class Collector:
             # taken, so they stay counted (their finished episodes reported), not stored.
             log.info("dropping %d vector steps of a stopped collect", self._chunk.filled)
             self._take_episodes(self._chunk)
-        # Any: the chunk's fields are tensors, its ``filled`` an int; the dataclass names them.
-        empty: dict[str, Any] = {
-            name: torch.empty(shape, dtype=dtype, device=self.envs.device)
-            for name, (shape, dtype) in self._chunk_layout(steps_per_env).items()
-        }
-        self._chunk = _Chunk(**empty, start_lengths=self._running_length.clone())
+        record = allocate(
+            self.layout, (steps_per_env, self.num_envs), self.envs.device, zeros=False
+        )
+        self._chunk = _Chunk(record, start_lengths=self._running_length.clone())
         return self._chunk
 
     def _take_episodes(self, chunk: _Chunk) -> None:
@@ -386,11 +396,13 @@ def evaluate(
     """Runs ``episodes`` greedy episodes spread over the envs (``Collector``'s kinds).
 
     Each env gets a fixed quota up front, so short episodes are not over-counted the way "first
-    N to finish" would count them. The per-step bookkeeping stays on the envs' device; on an
-    accelerator the host asks whether the quotas are met every ``EVAL_CHECK_EVERY`` vector steps
-    (envs whose quota is met keep stepping meanwhile, unrecorded), on the CPU, where reading a
-    tensor costs no wait, at every step, and the episode records are only updated at the steps
-    that end an episode.
+    N to finish" would count them. The per-step bookkeeping stays on the envs' device. For a
+    tensor batch the host asks whether the quotas are met every ``EVAL_CHECK_EVERY`` vector steps
+    (envs whose quota is met keep stepping meanwhile, unrecorded: on an accelerator each check
+    waits for the device, on the CPU it costs a tenth of a batched step); for envs stepped one by
+    one on the host, at every step, so none takes a step it does not need. On the CPU, where
+    reading a tensor costs no wait, the episode records are only updated at the steps that end an
+    episode.
 
     Raises:
         EvaluationInterrupted: ``should_stop()``, asked before every vector step, said True.
@@ -406,8 +418,8 @@ def evaluate(
     returns: list[Tensor] = []
     lengths: list[Tensor] = []
     clip = ActionBounds(tensor_envs.single_action_space, on_envs)
-    on_cpu = on_envs.type == "cpu"
-    check_every = 1 if on_cpu else EVAL_CHECK_EVERY
+    on_cpu, moves = on_envs.type == "cpu", device != on_envs
+    check_every = 1 if tensor_envs.steps_one_by_one else EVAL_CHECK_EVERY
     with torch.inference_mode():
         obs, t = tensor_envs.reset(seed=seed), 0
         # Every episode ends by the time limit at the latest, so the quotas are met in the end.
@@ -415,7 +427,10 @@ def evaluate(
             if should_stop():
                 done = int(torch.stack(counted).sum()) if counted else 0
                 raise EvaluationInterrupted(f"stopped with {done} of {episodes} episodes done")
-            action = actor.act(obs.to(device), env_steps=0, greedy=True).to(on_envs)
+            if moves:
+                action = actor.act(obs.to(device), env_steps=0, greedy=True).to(on_envs)
+            else:
+                action = actor.act(obs, env_steps=0, greedy=True)
             step = tensor_envs.step(clip(action))
             obs, t = step.obs, t + 1
             running_return += step.reward

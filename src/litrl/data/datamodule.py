@@ -17,14 +17,15 @@ from typing import Any, NamedTuple, cast
 
 import lightning as L
 import torch
+from tensordict import TensorDict
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
-from litrl.data.buffers import NStepSample, ReplayBuffer, Transitions
+from litrl.data.buffers import ReplayBuffer
 from litrl.data.collector import Actor, Collector, Episodes, OnPolicyActor, evaluate
-from litrl.data.fields import FieldSpec, action_field, obs_field
 from litrl.data.frame_stack_buffer import FrameStackReplayBuffer
 from litrl.data.memory import check_fits
+from litrl.data.record import Field, action_field, obs_field
 from litrl.envs import EnvFactory, EnvSpec
 from litrl.errors import ConfigError, check_choice, check_range
 from litrl.perf import PhaseClock
@@ -33,28 +34,30 @@ log = logging.getLogger(__name__)
 AUTO_CHECKPOINT_BUFFER_BYTES = 512 * 2**20
 
 
-class RolloutBatch(NamedTuple):
-    """What one DQN ``training_step`` consumes: a chunk of env steps has just been collected.
+class ReplayBatch(NamedTuple):
+    """What one off-policy ``training_step`` consumes: a chunk of env steps has just been
+    collected and stored.
 
-    ``sample`` holds ``updates_per_collect`` minibatches. Episode stats are plain Python
+    ``sample`` holds ``updates_per_collect`` minibatches of n-step windows, a record
+    ``(updates, batch_size)`` (``ReplayBuffer.windows``' keys). Episode stats are plain Python
     lists so that Lightning leaves them on the host.
     """
 
-    sample: NStepSample
+    sample: TensorDict
     env_steps: int
     episode_returns: list[float]
     episode_lengths: list[int]
 
 
-class TrajectoryBatch(NamedTuple):
+class RolloutBatch(NamedTuple):
     """What one on-policy ``training_step`` consumes: the rollout its parameters just collected.
 
-    ``transitions`` is time-major ``(steps, num_envs, ...)``; ``fresh_start`` marks the envs
-    whose episode began with this rollout; ``policy_version`` is the actor's version when it
-    collected the rollout.
+    ``rollout`` is the collected transitions, a record ``(steps, num_envs)``
+    (``litrl.data.record.transition_layout``); ``fresh_start`` marks the envs whose episode
+    began with this rollout; ``policy_version`` is the actor's version when it collected it.
     """
 
-    transitions: Transitions
+    rollout: TensorDict
     fresh_start: Tensor
     policy_version: int
     env_steps: int
@@ -345,8 +348,8 @@ class ReplayDataModule(EnvRolloutDataModule):
         return FrameStackReplayBuffer if self._frames_once(spec) else ReplayBuffer
 
     @staticmethod
-    def _fields(spec: EnvSpec) -> tuple[FieldSpec, FieldSpec]:
-        """How the env's observations and actions are stored (``litrl.data.fields``)."""
+    def _fields(spec: EnvSpec) -> tuple[Field, Field]:
+        """How the env's observations and actions are stored (``litrl.data.record``)."""
         return obs_field(spec.obs_shape, spec.obs_dtype), action_field(spec.action_space)
 
     def _check_buffer_fits(self, spec: EnvSpec, device: torch.device) -> None:
@@ -441,7 +444,7 @@ class ReplayDataModule(EnvRolloutDataModule):
             return self.buffer.nbytes <= AUTO_CHECKPOINT_BUFFER_BYTES
         return bool(self.checkpoint_buffer)
 
-    def next_batch(self) -> RolloutBatch:
+    def next_batch(self) -> ReplayBatch:
         """Collects one chunk with the actor, stores it, samples the chunk's minibatches."""
         assert self.collector is not None and self.buffer is not None, "call setup() first"
         if len(self.buffer) < self.warmup_env_steps:
@@ -453,7 +456,7 @@ class ReplayDataModule(EnvRolloutDataModule):
         sample = self.buffer.sample(self.updates_per_collect, self.batch_size, self.n_step)
         self.clock.add("buffer", time.perf_counter() - started)
         episodes = self.collector.pop_finished_episodes()
-        return RolloutBatch(
+        return ReplayBatch(
             sample=sample,
             env_steps=self.collector.env_steps,
             episode_returns=episodes.returns.tolist(),
@@ -539,15 +542,15 @@ class OnPolicyDataModule(EnvRolloutDataModule):
                 fix,
             )
 
-    def next_batch(self) -> TrajectoryBatch:
+    def next_batch(self) -> RolloutBatch:
         """Collects one rollout with the actor's current parameters."""
         assert self.collector is not None, "call setup() first"
         actor = cast(OnPolicyActor, self.actor)
         policy_version = actor.policy_version
-        transitions = self.collector.collect(actor, self.steps_per_env)
+        rollout = self.collector.collect(actor, self.steps_per_env)
         episodes = self.collector.pop_finished_episodes()
-        return TrajectoryBatch(
-            transitions=transitions,
+        return RolloutBatch(
+            rollout=rollout,
             fresh_start=torch.as_tensor(self.collector.fresh_starts()),
             policy_version=policy_version,
             env_steps=self.collector.env_steps,

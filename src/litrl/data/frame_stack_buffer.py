@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from tensordict import TensorDict
 from torch import Tensor
 
-from litrl.data.buffers import ReplayBuffer, Transitions
-from litrl.data.fields import FLAG, FieldSpec, transition_fields
+from litrl.data.buffers import ReplayBuffer
+from litrl.data.record import FLAG, Field, Layout, transition_layout
 from litrl.errors import ConfigError
 
 OBS, NEXT_OBS = 0, 1  # slots of ``frames``: the newest frame of the observation, of the next one
@@ -32,23 +33,19 @@ class FrameStackReplayBuffer(ReplayBuffer):
     Args: as ``ReplayBuffer``; ``obs_shape`` is ``(k, H, W)``.
     """
 
-    # Annotated, not assigned: ``__init__`` allocates what ``field_specs`` lists.
-    frames: Tensor
-    episode_start: Tensor
-
     @classmethod
-    def field_specs(cls, obs: FieldSpec, action: FieldSpec) -> dict[str, FieldSpec]:
+    def field_specs(cls, obs: Field, action: Field) -> Layout:
         # Two frames a row and the episode-start flag, instead of two whole stacks: the newest
         # frame of the observation (slot OBS) and of the next one (slot NEXT_OBS). The start
         # flag is True where a row's observation is its episode's first (the reset observation).
-        steps = transition_fields(obs, action)
+        steps = transition_layout(obs, action)
         return {
-            "frames": FieldSpec((2, *obs.shape[1:]), obs.dtype),
+            "frames": Field((2, *obs.shape[1:]), obs.dtype),
             "episode_start": FLAG,
             **{name: steps[name] for name in cls.step_fields},
         }
 
-    def _setup_observations(self, obs: FieldSpec) -> None:
+    def _setup_observations(self, obs: Field) -> None:
         self.stack_size = obs.shape[0]
         if self.steps_capacity <= self.stack_size:
             raise ConfigError(
@@ -57,24 +54,25 @@ class FrameStackReplayBuffer(ReplayBuffer):
             )
         self._checked = False  # whether a chunk has passed _check_frame_stacks
 
-    def _store_observations(self, rows: Tensor, chunk: Transitions) -> None:
+    def _store_observations(self, rows: Tensor, chunk: TensorDict) -> None:
         if self.steps_stored:
-            previous_ended = self.episode_ended[(self.pos - 1) % self.steps_capacity]
+            previous_ended = self.episode_ended((self.pos - 1) % self.steps_capacity)
         else:
             previous_ended = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
-        starts = torch.cat([previous_ended.unsqueeze(0), chunk.episode_ended[:-1].to(self.device)])
+        chunk_ended = chunk["terminated"][:-1] | chunk["truncated"][:-1]
+        starts = torch.cat([previous_ended.unsqueeze(0), chunk_ended.to(self.device)])
         if not self._checked:
             _check_frame_stacks(chunk, starts.cpu())
             self._checked = True
-        self.episode_start[rows] = starts
-        newest = torch.stack([chunk.obs[:, :, -1], chunk.next_obs[:, :, -1]], dim=2)
-        self.frames[rows] = newest.to(self.device, non_blocking=True)
+        self.storage["episode_start"][rows] = starts
+        newest = torch.stack([chunk["obs"][:, :, -1], chunk["next_obs"][:, :, -1]], dim=2)
+        self.storage["frames"][rows] = newest.to(self.device, non_blocking=True)
 
     def _observations(self, row: Tensor, env: Tensor, after: bool = False) -> Tensor:
         k = self.stack_size
         # Steps since the episode's first row, capped at k - 1: how far back the history goes.
         back = torch.arange(k - 1, device=self.device)
-        at_start = self.episode_start[
+        at_start = self.storage["episode_start"][
             (row.unsqueeze(1) - back) % self.steps_capacity, env.unsqueeze(1)
         ]
         at_start = torch.cat([at_start, torch.ones_like(at_start[:, :1])], dim=1)
@@ -85,7 +83,8 @@ class FrameStackReplayBuffer(ReplayBuffer):
         if after:  # the next observation: shift by one frame, the newest is the next obs's own
             slots = torch.cat([slots[:, 1:], slots[:, -1:] - OBS + NEXT_OBS], dim=1)
         # One flat index_select: faster than 2-D advanced indexing of the frames.
-        flat = self.frames.view(-1, *self.frames.shape[3:])
+        frames = self.storage["frames"]
+        flat = frames.view(-1, *frames.shape[3:])
         return flat.index_select(0, slots.flatten()).view(len(row), k, *flat.shape[1:])
 
     def _rows_skipped_when_full(self) -> int:
@@ -97,12 +96,12 @@ class FrameStackReplayBuffer(ReplayBuffer):
         self._checked = True
 
 
-def _check_frame_stacks(chunk: Transitions, starts: Tensor) -> None:
+def _check_frame_stacks(chunk: TensorDict, starts: Tensor) -> None:
     """Raises if ``chunk``'s observations are not frame stacks with "reset" padding.
 
     Step by step, so the comparison needs no copy of the whole chunk.
     """
-    obs, next_obs = chunk.obs, chunk.next_obs
+    obs, next_obs = chunk["obs"], chunk["next_obs"]
     consistent = True
     for t in range(len(obs)):
         consistent &= torch.equal(next_obs[t, :, :-1], obs[t, :, 1:])  # shifts by one frame

@@ -28,11 +28,14 @@ class TensorEnvs(Protocol):
     bootstraps from). ``state_dict`` is None when the envs' state is not plain data (a physics
     world, an emulator, EnvPool's C++ pool): a resumed run then resets them.
     ``checks_each_step`` says whether the envs check their own outputs on every step (the
-    collector checks a chunk's finiteness in bulk where they do not).
+    collector checks a chunk's finiteness in bulk where they do not); ``steps_one_by_one``
+    whether each env is stepped in Python on the host (a step costs more than reading a tensor,
+    and may draw from a global RNG, so an evaluation takes no step it does not need).
     """
 
     backend: str
     checks_each_step: bool
+    steps_one_by_one: bool
     num_envs: int
     device: torch.device
     single_observation_space: gym.Space
@@ -76,6 +79,7 @@ class HostVecEnv:
     """
 
     checks_each_step = True
+    steps_one_by_one = True
     device = torch.device("cpu")
 
     def __init__(self, envs: Any) -> None:

@@ -56,6 +56,7 @@ class TorchVecEnv(ABC):
     backend: ClassVar[str] = "torch"  # the collector's checkpoint tag
     # Outputs are checked by the collector once per chunk (a per-step check would sync).
     checks_each_step: ClassVar[bool] = False
+    steps_one_by_one: ClassVar[bool] = False  # the whole batch is one tensor step
     state_dim: ClassVar[int]
     start_low: ClassVar[tuple[float, ...]]
     start_high: ClassVar[tuple[float, ...]]
