@@ -204,3 +204,27 @@ def test_the_replay_datamodule_stores_a_box_envs_float_actions() -> None:
     assert warmup.abs().max() <= 2.0 and (warmup != warmup.round()).any()
     assert torch.equal(buffer.storage["action"][8:10], torch.zeros(2, 2, 1))  # the actor's chunk
     datamodule.teardown("fit")
+
+
+def test_a_buffer_checkpointed_before_records_loads_and_samples_the_same_windows() -> None:
+    # The old layout: each stored field at the state's top level, and `episode_ended` (terminated
+    # or truncated) where records keep `truncated`.
+    box = gym.spaces.Box(-100.0, 100.0, shape=(3, 2), dtype=np.float32)
+    buffer = ReplayBuffer.from_spaces(2 * 8, 2, VECTOR, box)
+    buffer.extend(_float_action_chunk(6, 2))
+    buffer.storage["truncated"][2, 1] = True  # an episode end the windows must stop at
+    state = buffer.state_dict()
+    old = {key: value for key, value in state.items() if key != "storage"}
+    stored = state["storage"]
+    old.update(
+        {name: stored[name] for name in ("obs", "next_obs", "action", "reward", "terminated")}
+    )
+    old["episode_ended"] = stored["terminated"] | stored["truncated"]
+
+    copy = ReplayBuffer.from_spaces(2 * 8, 2, VECTOR, box)
+    copy.load_state_dict(old)
+    row, env = torch.arange(6).repeat(2), torch.arange(2).repeat_interleave(6)
+    want, got = buffer.windows(row, env, 3), copy.windows(row, env, 3)
+    for name, value in want.items():
+        assert torch.equal(value, got[name]), name
+    assert want["bootstrap_steps"].lt(3).any()  # the episode end was crossed
