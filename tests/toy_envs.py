@@ -273,3 +273,47 @@ class RenderingEnv(gym.Env):
         if self.frames == "garbage":
             return np.full((8, 8), 500.0)
         return np.full((16, 16, 3), self.t / 20)
+
+
+class OffsetDiscreteEnv(gym.Env):
+    """Discrete spaces that do not start at 0: observations ``Discrete(4, start=10)``, actions
+    ``Discrete(3, start=-1)``. Action 1 (index 2) earns 1, the others 0; an action outside the
+    space raises. 20 steps an episode, so the optimum is 20."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Discrete(4, start=10)
+        self.action_space = gym.spaces.Discrete(3, start=-1)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return int(self.observation_space.start), {}
+
+    def step(self, action):
+        if not self.action_space.contains(int(action)):
+            raise ValueError(f"action {action} is outside {self.action_space}")
+        self.t += 1
+        obs = int(self.observation_space.start + self.t % 4)
+        return obs, float(int(action) == 1), self.t >= 20, False, {}
+
+
+class ScalarObsEnv(gym.Env):
+    """A Box observation of shape ``()``: a number in [-1, 1]; action 1 earns 1 when it is
+    positive, action 0 when it is not. 20 steps an episode."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, shape=(), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.t, self.x = 0, np.float32(0.0)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.x = 0, np.float32(self.np_random.uniform(-1, 1))
+        return np.array(self.x, dtype=np.float32), {}
+
+    def step(self, action):
+        reward = float(int(action) == int(self.x > 0))
+        self.t += 1
+        self.x = np.float32(self.np_random.uniform(-1, 1))
+        return np.array(self.x, dtype=np.float32), reward, self.t >= 20, False, {}

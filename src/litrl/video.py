@@ -14,6 +14,7 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 
 from litrl.data.collector import Actor
 from litrl.envs import EnvFactory
+from litrl.envs.spaces import EnvActions, policy_observations
 
 
 def record_videos(
@@ -96,15 +97,11 @@ def video_summary(tag: str, frames: np.ndarray, fps: int) -> Summary:
     return Summary(value=[Summary.Value(tag=tag, image=image)])
 
 
-def _to_env_action(action: np.ndarray, space: gym.Space) -> np.ndarray:
-    """A policy's action as one env takes it: continuous ones clipped to the space's bounds."""
-    return np.clip(action, space.low, space.high) if isinstance(space, gym.spaces.Box) else action
-
-
 def _play(
     actor: Actor, env: gym.Env, seed: int, device: str, max_frames: int | None = None
 ) -> list[np.ndarray]:
     frames: list[np.ndarray] = []
+    env_actions = EnvActions(env.action_space, device)
     obs, _ = env.reset(seed=seed)
     ended = False
     while not ended:
@@ -112,8 +109,9 @@ def _play(
             frames.append(np.asarray(env.render()))
             if len(frames) >= max_frames:
                 break
-        obs_t = torch.as_tensor(np.asarray(obs)[None], dtype=torch.float32, device=device)
-        action = actor.act(obs_t, env_steps=0, greedy=True).cpu().numpy()[0]
-        obs, _, terminated, truncated, _ = env.step(_to_env_action(action, env.action_space))
+        values = policy_observations(env.observation_space, np.asarray(obs)[None], np.float32)
+        obs_t = torch.as_tensor(values, device=device)
+        action = env_actions.to_env(actor.act(obs_t, env_steps=0, greedy=True))
+        obs, _, terminated, truncated, _ = env.step(action.cpu().numpy()[0])
         ended = terminated or truncated
     return frames

@@ -3,7 +3,7 @@
 A policy maps observations to an action distribution: ``Categorical`` for Discrete actions, a
 diagonal ``Normal`` for 1-D Box actions, whose log-std is one learned number per action
 dimension (``state_independent``) or a second output of the network (``learned``). Box actions
-are sampled unbounded and clipped only where they enter the env (the collector's ``ActionBounds``), so the
+are sampled unbounded and clipped only where they enter the env (``litrl.envs.spaces.EnvActions``), so the
 stored action is the one whose log-probability the loss uses.
 """
 

@@ -3,8 +3,9 @@
 One ``Collector`` (and one ``evaluate``) serves every env backend through the ``TensorEnvs``
 protocol (``litrl.envs.tensor_envs``): a torch-backend batch as it is, on its own device; numpy
 vector envs (gymnasium's, EnvPool's) behind ``HostVecEnv``, on the CPU. Everything a vector step
-touches stays on the envs' device: their tensors go straight into a chunk preallocated there, Box
-actions are clipped there, random warm-up actions come from the envs' own generator, episode
+touches stays on the envs' device: their tensors go straight into a chunk preallocated there,
+actions are made the env's there (``litrl.envs.spaces.EnvActions``: Box ones clipped, Discrete
+ones shifted by the space's start), random warm-up actions come from the envs' own generator, episode
 returns and lengths are summed there. The host waits for the device only at the end of a chunk,
 to take the finished episodes and, for envs that do not check their own steps, to check that the
 chunk is finite (the guard's per-step check, done in bulk). One observation goes to the actor's
@@ -12,6 +13,9 @@ device and one action batch comes back per vector step.
 
 Env steps run under ``torch.inference_mode``; the chunk is allocated outside it, so the
 transitions it hands over are ordinary tensors that the update can differentiate through.
+
+(About 450 lines: collecting and evaluating share the protocol, the action bounds and the episode
+bookkeeping, and the checkpointed state with its older formats reads best beside what it saves.)
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import gymnasium as gym
 import torch
 from tensordict import TensorDict
 from torch import Tensor
@@ -44,6 +47,7 @@ from litrl.data.record import (
     transition_layout,
 )
 from litrl.envs.guard import check_finite_steps
+from litrl.envs.spaces import EnvActions
 from litrl.envs.tensor_envs import TensorEnvs, as_tensor_envs
 from litrl.errors import ConfigError
 from litrl.perf import PhaseClock
@@ -59,24 +63,6 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 EVAL_CHECK_EVERY = 16  # vector steps between an evaluation's "quotas done?" checks
-
-
-class ActionBounds:
-    """Clips Box actions to the space's bounds on the envs' device; Discrete actions pass as
-    they are.
-
-    The unclipped action is the one stored (the policy's log-probability refers to it); only
-    the env sees the clipped one.
-    """
-
-    def __init__(self, space: gym.Space, device: torch.device) -> None:
-        self.bounds: tuple[Tensor, Tensor] | None = None
-        if isinstance(space, gym.spaces.Box):
-            low, high = (torch.as_tensor(b, device=device) for b in (space.low, space.high))
-            self.bounds = (low, high)
-
-    def __call__(self, action: Tensor) -> Tensor:
-        return action if self.bounds is None else torch.clamp(action, *self.bounds)
 
 
 class _Chunk:
@@ -179,7 +165,7 @@ class Collector:
         self.obs = self.envs.reset(seed=seed)
         self.envs.seed_actions(seed)
         self._space = self.envs.single_action_space
-        self._clip = ActionBounds(self._space, self.envs.device)
+        self._env_actions = EnvActions(self._space, self.envs.device)
         self.env_steps = 0
         on_envs = self.envs.device
         self._running_return = torch.zeros(self.num_envs, dtype=torch.float64, device=on_envs)
@@ -231,7 +217,7 @@ class Collector:
         started = time.perf_counter()
         action = self._actions(actor)
         acted = time.perf_counter()
-        step = self.envs.step(self._clip(action))
+        step = self.envs.step(self._env_actions.to_env(action))
         self.clock.add("act", acted - started)
         self.clock.add("env", time.perf_counter() - acted)
         chunk.action[t] = action
@@ -249,8 +235,8 @@ class Collector:
         self._running_length.masked_fill_(ended, 0)
 
     def _actions(self, actor: Actor | None) -> Tensor:
-        if actor is None:
-            return self.envs.sample_actions()
+        if actor is None:  # drawn by the env's space; stored as the policy's index would be
+            return self._env_actions.to_policy(self.envs.sample_actions())
         # Image frames travel as bytes (4x less to copy); the CNN scales them.
         if not self._moves:
             return actor.act(self.obs, self.env_steps)
@@ -417,7 +403,7 @@ def evaluate(
     counted: list[Tensor] = []  # per recorded step: which envs finished an episode that counts
     returns: list[Tensor] = []
     lengths: list[Tensor] = []
-    clip = ActionBounds(tensor_envs.single_action_space, on_envs)
+    env_actions = EnvActions(tensor_envs.single_action_space, on_envs)
     on_cpu, moves = on_envs.type == "cpu", device != on_envs
     check_every = 1 if tensor_envs.steps_one_by_one else EVAL_CHECK_EVERY
     with torch.inference_mode():
@@ -431,7 +417,7 @@ def evaluate(
                 action = actor.act(obs.to(device), env_steps=0, greedy=True).to(on_envs)
             else:
                 action = actor.act(obs, env_steps=0, greedy=True)
-            step = tensor_envs.step(clip(action))
+            step = tensor_envs.step(env_actions.to_env(action))
             obs, t = step.obs, t + 1
             running_return += step.reward
             running_length += 1

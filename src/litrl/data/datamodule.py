@@ -3,8 +3,9 @@
 ``ReplayDataModule`` (off-policy, DQN) stores env steps in a replay buffer and samples
 minibatches; ``OnPolicyDataModule`` (REINFORCE) hands over the rollout just collected. Both
 share ``EnvRolloutDataModule``: envs, the budget in env steps, greedy evaluation, and the
-checkpointed rollout state. The three stay in one module (~420 lines) because the subclasses are
-short overrides of the base's hooks and read best next to it.
+checkpointed rollout state. The three stay in one module (~560 lines, most of it the checks of
+sizes and memory that run before any env step) because the subclasses are short overrides of the
+base's hooks and read best next to it; configs and checkpoints name them here.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from litrl.envs.spaces import obs_shape
 from litrl.envs.spec import EnvSpec
 from litrl.errors import ConfigError
 
@@ -87,5 +88,5 @@ def spec_of(
     if isinstance(obs_space, gym.spaces.Discrete):
         return EnvSpec(name, (), action_space, env.reward_threshold, int(obs_space.n))
     dtype = "uint8" if obs_space.dtype == np.uint8 else "float32"
-    shape = tuple(obs_space.shape or ())
+    shape = obs_shape(obs_space)  # a scalar Box as one feature
     return EnvSpec(name, shape, action_space, env.reward_threshold, 0, dtype, frame_stack)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from litrl.envs.snapshot import restore, snapshot
+from litrl.envs.spaces import policy_observations
 from litrl.envs.spec import is_image
 from litrl.envs.torch_backend import TorchStep
 
@@ -68,8 +69,9 @@ def as_tensor_envs(envs: Any) -> TensorEnvs:
 class HostVecEnv:
     """A numpy vector env in SAME_STEP autoreset mode, as ``TensorEnvs`` on the CPU.
 
-    Observations become CPU tensors (image frames stay uint8, 4x less to copy; everything else
-    float32), rewards stay float64 as the envs sum them, actions go back as numpy arrays. Random
+    Observations become CPU tensors as the networks take them (image frames stay uint8, 4x less
+    to copy; everything else float32; ``litrl.envs.spaces``: a Discrete's index, a scalar Box as
+    one feature), rewards stay float64 as the envs sum them, actions go back as numpy arrays. Random
     actions come from the vector action space's own numpy generator, so a run draws what it drew
     before litrl had one collector. Every step is checked by ``GuardedEnv`` (``EnvPoolVecEnv``
     checks its own), so the collector's bulk check is not needed.
@@ -89,7 +91,7 @@ class HostVecEnv:
         self.single_observation_space = envs.single_observation_space
         self.single_action_space = envs.single_action_space
         space = self.single_observation_space
-        self._obs_dtype = np.uint8 if is_image(space.dtype, space.shape) else np.float32
+        self._obs_dtype: type = np.uint8 if is_image(space.dtype, space.shape) else np.float32
         box = isinstance(self.single_action_space, gym.spaces.Box)
         self._action_dtype = np.float32 if box else np.int64
 
@@ -133,7 +135,8 @@ class HostVecEnv:
         self.envs.close()
 
     def _obs(self, obs: np.ndarray) -> Tensor:
-        return torch.from_numpy(np.asarray(obs, dtype=self._obs_dtype))
+        values = policy_observations(self.single_observation_space, obs, self._obs_dtype)
+        return torch.from_numpy(values)
 
 
 def final_observations(next_obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
